@@ -1,0 +1,661 @@
+//! The CSV source: plans a file in one streaming pass, then reads it row by row in a second.
+//!
+//! Pass 1 ([`CsvSource::open`]) finds the encoding, delimiter, header row and layout, and
+//! scans every row's date and amount cells to settle the file-wide conventions (day/month
+//! order, decimal separator, sign convention) — facts that no single row can decide. Pass 2
+//! ([`CsvSource::rows`]) turns each row into exactly one [`RowOutcome`]. Both passes stream:
+//! memory does not grow with the file, except for the duplicate-row counter, which is reset
+//! at every date change when the file's dates come in runs (as every export we know writes
+//! them).
+//!
+//! Guarantee: every non-blank row below the header becomes exactly one outcome — a
+//! transaction (spend, credit or excluded), a skipped report row with its reason, or a
+//! rejection naming the line, the column and the fix. Nothing is dropped silently.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use csv::StringRecord;
+use serde::Serialize;
+use verocta_schemas::{
+    Currency, Exclusion, ExclusionReason, Money, SourceKind, SourceRef, TRANSACTION_SCHEMA_VERSION,
+    Transaction, TransactionClass, TransactionId,
+};
+
+use super::amount::{DecimalEvidence, DecimalSeparator, Marker, ParsedAmount, parse_amount};
+use super::classify::{Direction, Evidence, balance_row, classify, summary_row};
+use super::config::{ColumnMapping, CsvImportConfig};
+use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
+use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
+use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
+use crate::normalize::{categorize, normalize_vendor};
+use crate::IngestError;
+
+/// How many records may precede the header (report titles, export notes).
+const HEADER_SEARCH_LIMIT: usize = 50;
+
+/// A row that could not become a transaction, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// Header of the offending column, when one column is at fault.
+    pub column: Option<String>,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+/// What one row became.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowOutcome {
+    /// A canonical transaction (spend, credit, or excluded with a reason).
+    Transaction(Box<Transaction>),
+    /// A report row that is not a transaction (total, balance, heading, footer).
+    Skipped {
+        /// 1-based line.
+        line: u64,
+        /// Why it is not a transaction.
+        exclusion: Exclusion,
+    },
+    /// A row that could not be read.
+    Rejected(Rejection),
+}
+
+/// Everything decided about a file before its rows are read.
+#[derive(Clone, Debug, Serialize)]
+pub struct FilePlan {
+    /// Text encoding.
+    pub encoding: TextEncoding,
+    /// Field delimiter.
+    pub delimiter: char,
+    /// Layout name.
+    pub layout: &'static str,
+    /// 1-based line of the header row.
+    pub header_line: u64,
+    /// Day/month order (`None` when no date depends on it).
+    pub date_order: Option<DateOrder>,
+    /// Decimal separator.
+    pub decimal: DecimalSeparator,
+    /// Sign convention of a single amount column.
+    pub amount_sign: AmountSign,
+    /// Currency for amounts that state none.
+    pub currency: Currency,
+    #[serde(skip)]
+    layout_kind: Layout,
+    #[serde(skip)]
+    header_record_index: usize,
+    #[serde(skip)]
+    headers_raw: Vec<String>,
+    #[serde(skip)]
+    columns: Columns,
+    #[serde(skip)]
+    date_runs_contiguous: bool,
+}
+
+/// One CSV file, planned and ready to read.
+pub struct CsvSource {
+    path: PathBuf,
+    name: String,
+    config: CsvImportConfig,
+    plan: FilePlan,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io { path: path.display().to_string(), source }
+}
+
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> IngestError + '_ {
+    move |source| IngestError::Csv { path: path.display().to_string(), source }
+}
+
+fn cell(record: &StringRecord, index: Option<usize>) -> Option<&str> {
+    index.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn is_blank(record: &StringRecord) -> bool {
+    record.iter().all(|c| c.trim().is_empty())
+}
+
+impl CsvSource {
+    /// Plans the file: encoding, delimiter, header, layout and file-wide conventions.
+    pub fn open(path: &Path, config: &CsvImportConfig) -> Result<Self, IngestError> {
+        let encoding = detect_encoding(path).map_err(io_error(path))?;
+        let head = sample(open_utf8(path, encoding).map_err(io_error(path))?, 64 * 1024).map_err(io_error(path))?;
+        if head.iter().all(u8::is_ascii_whitespace) {
+            return Err(IngestError::Empty { path: path.display().to_string() });
+        }
+        let delimiter = detect_delimiter(&head);
+        let mut reader = reader(open_utf8(path, encoding).map_err(io_error(path))?, delimiter);
+        let mut record = StringRecord::new();
+        let (header_record_index, header_line, headers_raw, layout_kind, columns) =
+            find_header(&mut reader, &mut record, config, path)?;
+
+        let mut plan = FilePlan {
+            encoding,
+            delimiter: char::from(delimiter),
+            layout: layout_kind.name(),
+            header_line,
+            date_order: None,
+            decimal: DecimalSeparator::Point,
+            amount_sign: AmountSign::SpendPositive,
+            currency: config.default_currency,
+            layout_kind,
+            header_record_index,
+            headers_raw,
+            columns,
+            date_runs_contiguous: true,
+        };
+        scan(&mut reader, &mut record, config, &mut plan, path)?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        Ok(CsvSource { path: path.to_path_buf(), name, config: config.clone(), plan })
+    }
+
+    /// The plan decided for this file.
+    pub fn plan(&self) -> &FilePlan {
+        &self.plan
+    }
+
+    /// The file name recorded in each transaction's source reference.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads the rows (second pass). Each item is one row's outcome.
+    pub fn rows(&self) -> Result<Rows<'_>, IngestError> {
+        let mut reader = reader(open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?, self.plan.delimiter as u8);
+        let mut record = StringRecord::new();
+        let mut skipped = 0;
+        while skipped <= self.plan.header_record_index {
+            if !reader.read_record(&mut record).map_err(csv_error(&self.path))? {
+                break;
+            }
+            if !is_blank(&record) {
+                skipped += 1;
+            }
+        }
+        Ok(Rows {
+            source: self,
+            reader,
+            record,
+            occurrences: HashMap::new(),
+            current_date_key: String::new(),
+            current_section: None,
+        })
+    }
+}
+
+fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> csv::Reader<Box<dyn Read + Send>> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(input)
+}
+
+type HeaderFound = (usize, u64, Vec<String>, Layout, Columns);
+
+fn find_header(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    record: &mut StringRecord,
+    config: &CsvImportConfig,
+    path: &Path,
+) -> Result<HeaderFound, IngestError> {
+    let mut index = 0;
+    while index < HEADER_SEARCH_LIMIT && reader.read_record(record).map_err(csv_error(path))? {
+        if is_blank(record) {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let headers = Headers::new(record.iter());
+        let found = match (&config.mapping, config.format) {
+            (Some(mapping), _) => mapped_columns(&headers, mapping).map(|c| (Layout::Mapped, c)),
+            (None, Some(layout)) => Some((layout, headers.assign_roles(layout))),
+            (None, None) => headers.detect().map(|layout| (layout, headers.assign_roles(layout))),
+        };
+        if let Some((layout, columns)) = found.filter(|(_, c)| c.date.is_some() && c.has_money()) {
+            let raw = record.iter().map(|c| c.trim().to_string()).collect();
+            return Ok((index, line, raw, layout, columns));
+        }
+        index += 1;
+    }
+    Err(IngestError::NoHeader {
+        path: path.display().to_string(),
+        mapped: config.mapping.is_some(),
+    })
+}
+
+fn mapped_columns(headers: &Headers, mapping: &ColumnMapping) -> Option<Columns> {
+    let find = |name: &Option<String>| -> Result<Option<usize>, ()> {
+        match name {
+            None => Ok(None),
+            Some(name) => {
+                let wanted = normalize_header(name);
+                headers.names.iter().position(|n| *n == wanted).map(Some).ok_or(())
+            }
+        }
+    };
+    let mut columns = Columns {
+        date: find(&Some(mapping.date.clone())).ok()?,
+        amount: find(&mapping.amount).ok()?,
+        debit: find(&mapping.debit).ok()?,
+        credit: find(&mapping.credit).ok()?,
+        currency: find(&mapping.currency).ok()?,
+        vendor: find(&mapping.vendor).ok()?,
+        description: find(&mapping.description).ok()?,
+        memo: find(&mapping.memo).ok()?,
+        category: find(&mapping.category).ok()?,
+        account: find(&mapping.account).ok()?,
+        kind: find(&mapping.kind).ok()?,
+        state: find(&mapping.state).ok()?,
+        id: find(&mapping.id).ok()?,
+        payment_method: find(&mapping.payment_method).ok()?,
+        card: find(&mapping.card).ok()?,
+        employee: find(&mapping.employee).ok()?,
+        department: find(&mapping.department).ok()?,
+        ..Columns::default()
+    };
+    // Mapped headers may still carry a currency hint such as `Value (EUR)`.
+    columns.original_amount = None;
+    Some(columns)
+}
+
+/// Pass 1: gathers the evidence that settles the file-wide conventions.
+fn scan(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    record: &mut StringRecord,
+    config: &CsvImportConfig,
+    plan: &mut FilePlan,
+    path: &Path,
+) -> Result<(), IngestError> {
+    let columns = plan.columns.clone();
+    let mut dates = DateEvidence::default();
+    let mut decimals = DecimalEvidence::default();
+    let (mut negative, mut positive) = (0u64, 0u64);
+    let mut finished_date_keys = HashSet::new();
+    let mut current_key = String::new();
+    while reader.read_record(record).map_err(csv_error(path))? {
+        let line = record.position().map_or(0, |p| p.line());
+        if let Some(date) = cell(record, columns.date) {
+            dates.observe(line, date);
+            let key = date_key(date);
+            if key != current_key {
+                plan.date_runs_contiguous &= !finished_date_keys.contains(key);
+                finished_date_keys.insert(std::mem::replace(&mut current_key, key.to_string()));
+            }
+        }
+        for index in [columns.amount, columns.debit, columns.credit, columns.fee] {
+            if let Some(text) = cell(record, index) {
+                decimals.observe(text);
+            }
+        }
+        if let Some(amount) = cell(record, columns.amount) {
+            if amount.contains(['-', '(', '−']) {
+                negative += 1;
+            } else if amount.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+                positive += 1;
+            }
+        }
+    }
+    plan.date_order = match dates.decide(config.date_order) {
+        OrderDecision::Settled(order) => order,
+        OrderDecision::Ambiguous { example } => {
+            return Err(IngestError::AmbiguousDates { path: path.display().to_string(), line: example.0, example: example.1 });
+        }
+        OrderDecision::Conflicting { day_first, month_first } => {
+            return Err(IngestError::ConflictingDates {
+                path: path.display().to_string(),
+                day_first_line: day_first.0,
+                day_first: day_first.1,
+                month_first_line: month_first.0,
+                month_first: month_first.1,
+            });
+        }
+    };
+    let fallback = if plan.delimiter == ';' { DecimalSeparator::Comma } else { DecimalSeparator::Point };
+    plan.decimal = config.decimal.unwrap_or_else(|| decimals.decide(fallback));
+    plan.amount_sign = config
+        .amount_sign
+        .or(plan.layout_kind.amount_sign())
+        .unwrap_or(if negative > positive { AmountSign::SpendNegative } else { AmountSign::SpendPositive });
+    let hinted = [columns.amount, columns.debit, columns.credit]
+        .into_iter()
+        .flatten()
+        .find_map(|i| Headers::new(plan.headers_raw.iter().map(String::as_str)).currency_hints.get(i).copied().flatten());
+    plan.currency = hinted.unwrap_or(config.default_currency);
+    Ok(())
+}
+
+/// The day part of a date cell (`2024-01-15` of `2024-01-15 10:00`), for run detection.
+fn date_key(date: &str) -> &str {
+    let end = date.find([' ', 'T']).unwrap_or(date.len());
+    &date[..end]
+}
+
+/// Iterator over a file's row outcomes (pass 2).
+pub struct Rows<'a> {
+    source: &'a CsvSource,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    record: StringRecord,
+    /// Occurrences of each row identity, to tell identical rows apart deterministically.
+    occurrences: HashMap<u64, u32>,
+    current_date_key: String,
+    /// The last section heading of a report (QuickBooks "Transaction Detail by Account").
+    current_section: Option<String>,
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<RowOutcome, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
+                Ok(true) => return Some(Ok(self.outcome())),
+                Err(source) => {
+                    return Some(Err(IngestError::Csv { path: self.source.path.display().to_string(), source }));
+                }
+            }
+        }
+    }
+}
+
+/// A row-level failure: the column at fault and the reason.
+type RowError = (Option<usize>, String);
+
+impl Rows<'_> {
+    fn outcome(&mut self) -> RowOutcome {
+        let line = self.record.position().map_or(0, |p| p.line());
+        match self.read_row(line) {
+            Ok(outcome) => outcome,
+            Err((column, reason)) => RowOutcome::Rejected(Rejection {
+                line,
+                column: column.and_then(|i| self.source.plan.headers_raw.get(i).cloned()),
+                reason,
+            }),
+        }
+    }
+
+    fn read_row(&mut self, line: u64) -> Result<RowOutcome, RowError> {
+        let plan = &self.source.plan;
+        let columns = &plan.columns;
+        let record = &self.record;
+        let header_len = plan.headers_raw.len();
+        if record.len() > header_len && record.iter().skip(header_len).any(|c| !c.trim().is_empty()) {
+            return Err((None, format!(
+                "row has {} fields but the header has {header_len}: a value probably contains an unquoted `{}`; quote it",
+                record.len(),
+                plan.delimiter
+            )));
+        }
+        let first_cell = record.iter().map(str::trim).find(|c| !c.is_empty()).unwrap_or_default();
+        let label = cell(record, columns.vendor).or(cell(record, columns.description));
+        let date_text = cell(record, columns.date);
+        let parsed_date = date_text.map(|text| parse_date(text, plan.date_order));
+        let Some(Ok((booked_date, booked_time))) = parsed_date else {
+            // No usable date: a total, balance, heading or footer row — or a broken row.
+            if let Some((_, Some(exclusion))) = summary_row(first_cell) {
+                return Ok(RowOutcome::Skipped { line, exclusion });
+            }
+            if let Some(Err(error)) = parsed_date {
+                return Err((columns.date, error.to_string()));
+            }
+            let has_money = [columns.amount, columns.debit, columns.credit, columns.exchange_out, columns.exchange_in]
+                .into_iter()
+                .any(|i| cell(record, i).is_some());
+            if has_money {
+                return Err((columns.date, "date is empty: every transaction needs a date".into()));
+            }
+            if record.iter().filter(|c| !c.trim().is_empty()).count() == 1 {
+                self.current_section = Some(first_cell.to_string());
+            }
+            let exclusion = Exclusion {
+                reason: ExclusionReason::ReportLayout,
+                detail: format!("row without date or amount: \"{}\"", truncate(first_cell, 60)),
+            };
+            return Ok(RowOutcome::Skipped { line, exclusion });
+        };
+        if let Some((_, Some(exclusion))) = label.and_then(balance_row) {
+            return Ok(RowOutcome::Skipped { line, exclusion });
+        }
+
+        let currency = self.row_currency()?;
+        let money = self.read_money(currency)?;
+        let text = [label, cell(record, columns.description), cell(record, columns.memo)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let (class, exclusion) = classify(&Evidence {
+            layout: plan.layout_kind,
+            kind: cell(record, columns.kind),
+            state: cell(record, columns.state),
+            text: &text,
+            direction: money.direction,
+            exchange_only: money.exchange_only,
+        });
+        let transaction = self.build(line, booked_date, booked_time, money, class, exclusion)?;
+        Ok(RowOutcome::Transaction(Box::new(transaction)))
+    }
+
+    fn row_currency(&self) -> Result<Currency, RowError> {
+        let columns = &self.source.plan.columns;
+        match cell(&self.record, columns.currency) {
+            Some(code) => Currency::new(code).map_err(|e| (columns.currency, e.to_string())),
+            None => Ok(self.source.plan.currency),
+        }
+    }
+
+    fn read_money(&self, currency: Currency) -> Result<RowMoney, RowError> {
+        let plan = &self.source.plan;
+        let columns = &plan.columns;
+        let record = &self.record;
+        let read = |index: Option<usize>| -> Result<Option<ParsedAmount>, RowError> {
+            match cell(record, index) {
+                None => Ok(None),
+                Some(text) => parse_amount(text, plan.decimal, currency).map_err(|e| (index, e.to_string())),
+            }
+        };
+        let check_currency = |parsed: &ParsedAmount, index: Option<usize>| -> Result<(), RowError> {
+            if parsed.currency_written && cell(record, columns.currency).is_some() && parsed.money.currency() != currency {
+                return Err((index, format!("amount is written in {} but the currency column says {currency}", parsed.money.currency())));
+            }
+            Ok(())
+        };
+        let (magnitude, direction) = if columns.amount.is_some() {
+            let Some(parsed) = read(columns.amount)? else {
+                return self.missing_amount(currency);
+            };
+            check_currency(&parsed, columns.amount)?;
+            let minor = parsed.money.minor_units();
+            let direction = match (parsed.marker, minor.signum()) {
+                (_, 0) => Direction::Zero,
+                (Some(Marker::Debit), _) => Direction::Out,
+                (Some(Marker::Credit), _) => Direction::In,
+                (None, sign) => match (plan.amount_sign, sign > 0) {
+                    (AmountSign::SpendPositive, true) | (AmountSign::SpendNegative, false) => Direction::Out,
+                    _ => Direction::In,
+                },
+            };
+            (parsed.money.abs(), direction)
+        } else {
+            let out = read(columns.debit)?;
+            let inflow = read(columns.credit)?;
+            let nonzero = |p: &Option<ParsedAmount>| p.is_some_and(|p| p.money.minor_units() != 0);
+            match (out, inflow) {
+                (Some(_), Some(_)) if nonzero(&out) && nonzero(&inflow) => {
+                    return Err((columns.credit, "both the debit and the credit column hold an amount; keep one".into()));
+                }
+                (Some(o), _) if nonzero(&out) => {
+                    check_currency(&o, columns.debit)?;
+                    (o.money.abs(), Direction::Out)
+                }
+                (_, Some(i)) if nonzero(&inflow) => {
+                    check_currency(&i, columns.credit)?;
+                    (i.money.abs(), Direction::In)
+                }
+                (Some(o), _) => (o.money.abs(), Direction::Zero),
+                (_, Some(i)) => (i.money.abs(), Direction::Zero),
+                (None, None) => return self.missing_amount(currency),
+            }
+        };
+        let fee = match read(columns.fee)? {
+            Some(fee) if direction == Direction::Out && fee.money.currency() == magnitude.currency() => fee.money.minor_units().abs(),
+            _ => 0,
+        };
+        let amount = Money::from_minor(
+            magnitude.minor_units().checked_add(fee).ok_or((columns.fee, "amount plus fee is too large".to_string()))?,
+            magnitude.currency(),
+        );
+        Ok(RowMoney { amount, direction, exchange_only: false })
+    }
+
+    /// Legacy Revolut rows that only fill the exchange columns are currency exchanges;
+    /// anything else without an amount is an error.
+    fn missing_amount(&self, currency: Currency) -> Result<RowMoney, RowError> {
+        let columns = &self.source.plan.columns;
+        let exchanged = [columns.exchange_out, columns.exchange_in].into_iter().find_map(|i| cell(&self.record, i));
+        if let Some(text) = exchanged {
+            let parsed = parse_amount(text, self.source.plan.decimal, currency)
+                .map_err(|e| (columns.exchange_out, e.to_string()))?
+                .map_or(Money::from_minor(0, currency), |p| p.money.abs());
+            return Ok(RowMoney { amount: parsed, direction: Direction::Out, exchange_only: true });
+        }
+        let column = columns.amount.or(columns.debit).or(columns.credit);
+        Err((column, "amount is empty: every transaction needs an amount".into()))
+    }
+
+    fn build(
+        &mut self,
+        line: u64,
+        booked_date: chrono::NaiveDate,
+        booked_time: Option<chrono::NaiveTime>,
+        money: RowMoney,
+        class: TransactionClass,
+        exclusion: Option<Exclusion>,
+    ) -> Result<Transaction, RowError> {
+        let source = self.source;
+        let plan = &source.plan;
+        let columns = &plan.columns;
+        let record = &self.record;
+        let owned = |index: Option<usize>| cell(record, index).map(str::to_string);
+
+        let vendor_raw = owned(columns.vendor).or_else(|| owned(columns.description));
+        let memo = match (columns.vendor.is_some(), owned(columns.description), owned(columns.memo)) {
+            (true, Some(description), Some(memo)) if description != memo => Some(format!("{description} | {memo}")),
+            (true, Some(description), _) => Some(description),
+            (_, _, memo) => memo,
+        };
+        let vendor = vendor_raw.as_deref().map(normalize_vendor).filter(|v| !v.is_empty());
+        let category_raw = owned(columns.category);
+        let account = owned(columns.account).or_else(|| self.current_section.clone());
+        let category = categorize(category_raw.as_deref(), account.as_deref(), memo.as_deref(), vendor.as_deref());
+        let external_id = owned(columns.id);
+        let card_last4 = cell(record, columns.card).and_then(last_four);
+        let payment_method = owned(columns.payment_method);
+        let employee = owned(columns.employee);
+        let department = owned(columns.department);
+        let original_amount = self.original_amount()?;
+        let transaction_id = self.identity(external_id.as_deref());
+
+        Ok(Transaction {
+            schema_version: TRANSACTION_SCHEMA_VERSION,
+            tenant_id: source.config.tenant.clone(),
+            transaction_id,
+            source: SourceRef {
+                kind: SourceKind::Csv,
+                format: plan.layout.to_string(),
+                name: source.name.clone(),
+                line: Some(line),
+                external_id,
+            },
+            booked_date,
+            booked_time,
+            amount: money.amount,
+            original_amount: original_amount.filter(|o| *o != money.amount),
+            class,
+            exclusion,
+            vendor_raw,
+            vendor,
+            category_raw,
+            category,
+            account,
+            memo,
+            payment_method,
+            card_last4,
+            employee,
+            department,
+            ingested_at: source.config.ingested_at,
+        })
+    }
+
+    fn original_amount(&self) -> Result<Option<Money>, RowError> {
+        let columns = &self.source.plan.columns;
+        let (Some(text), Some(code)) = (cell(&self.record, columns.original_amount), cell(&self.record, columns.original_currency)) else {
+            return Ok(None);
+        };
+        let currency = Currency::new(code).map_err(|e| (columns.original_currency, e.to_string()))?;
+        let parsed = parse_amount(text, self.source.plan.decimal, currency).map_err(|e| (columns.original_amount, e.to_string()))?;
+        Ok(parsed.map(|p| p.money.abs()))
+    }
+
+    /// The row's stable id: its own id when the source has one, else its content; plus how
+    /// many identical rows came before it, so two genuine identical payments stay two.
+    fn identity(&mut self, external_id: Option<&str>) -> TransactionId {
+        let plan = &self.source.plan;
+        if plan.date_runs_contiguous {
+            let key = cell(&self.record, plan.columns.date).map(date_key).unwrap_or_default();
+            if key != self.current_date_key {
+                self.occurrences.clear();
+                self.current_date_key.clear();
+                self.current_date_key.push_str(key);
+            }
+        }
+        let content;
+        let identity = match external_id {
+            Some(id) => id,
+            None => {
+                content = self.record.iter().map(str::trim).collect::<Vec<_>>().join("\u{1f}");
+                content.as_str()
+            }
+        };
+        let hash = identity_hash(identity);
+        let seen = self.occurrences.entry(hash).or_insert(0);
+        let occurrence = *seen;
+        *seen += 1;
+        let tenant = &self.source.config.tenant;
+        if occurrence == 0 {
+            TransactionId::derive(tenant, SourceKind::Csv.code(), &[identity])
+        } else {
+            TransactionId::derive(tenant, SourceKind::Csv.code(), &[identity, &occurrence.to_string()])
+        }
+    }
+}
+
+/// A 64-bit hash for the occurrence counter. A collision only shares a counter between two
+/// different rows (their ids still differ, as ids hash the full identity), and it repeats
+/// identically on re-import, so ids stay deterministic.
+fn identity_hash(text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+struct RowMoney {
+    amount: Money,
+    direction: Direction,
+    exchange_only: bool,
+}
+
+fn last_four(card: &str) -> Option<String> {
+    let digits: String = card.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 4).then(|| digits[digits.len() - 4..].to_string())
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}

@@ -1,0 +1,46 @@
+//! Connectors that turn customers' books into canonical [`verocta_schemas::Transaction`]s.
+//!
+//! Today: the CSV connector ([`csv`]), which reads exports from QuickBooks, Xero, Wave,
+//! Revolut, Expensify, Brex, Ramp and generic bank or ledger files, detecting the layout,
+//! encoding, delimiter, date order, decimal separator and sign convention itself.
+//!
+//! Guarantees:
+//! - Streaming: a file is read in two passes with memory independent of its size.
+//! - Every row ends as exactly one outcome — a transaction (spend, credit, or excluded with a
+//!   reason), a skipped report row with its reason, or a rejection with line, column and the
+//!   fix — so nothing is dropped silently ([`summary::ImportSummary`] accounts for each).
+//! - Money is exact; ids are deterministic, so re-importing a file yields the same ids.
+//!
+//! This crate does no network I/O: publishing to Kafka belongs to the pipelines.
+
+pub mod csv;
+pub mod error;
+pub mod normalize;
+pub mod summary;
+
+pub use error::IngestError;
+pub use summary::ImportSummary;
+
+use std::path::Path;
+
+/// Reads one file completely, handing each transaction to `emit` and returning the summary.
+///
+/// `emit` sees transactions of every class (spend, credit, excluded) in file order; skipped
+/// report rows and rejections are only counted in the summary.
+pub fn import_file(
+    path: &Path,
+    config: &csv::CsvImportConfig,
+    mut emit: impl FnMut(verocta_schemas::Transaction),
+) -> Result<ImportSummary, IngestError> {
+    let source = csv::CsvSource::open(path, config)?;
+    let mut summary = ImportSummary::new(path.display().to_string(), source.plan().clone());
+    for outcome in source.rows()? {
+        let outcome = outcome?;
+        summary.record(&outcome);
+        if let csv::RowOutcome::Transaction(transaction) = outcome {
+            emit(*transaction);
+        }
+    }
+    summary.finish();
+    Ok(summary)
+}

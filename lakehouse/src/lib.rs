@@ -1,0 +1,15 @@
+//! Storage for canonical records.
+//!
+//! Today this is the file sink that `verocta import` writes when no broker is involved:
+//! Parquet (the Arrow schema of [`verocta_schemas::arrow::transaction_schema`], readable by
+//! DuckDB, Spark, pandas and any Delta reader's Parquet layer) or newline-delimited JSON (the
+//! wire encoding). Delta Lake tables and the ClickHouse sink are added here by the streaming
+//! and serving work; they share the same batch-in, durable-on-`finish` contract.
+//!
+//! Guarantee: a file sink writes to a temporary file beside the target and renames it into
+//! place on [`TransactionFileSink::finish`], so a crash never leaves a half-written file under
+//! the target name.
+
+pub mod file_sink;
+
+pub use file_sink::{FileFormat, SinkError, TransactionFileSink};

@@ -1,0 +1,111 @@
+//! The batch import job: files → CSV connector → Arrow batches → an optional file sink.
+//!
+//! Each file is independent: a file that cannot be read is reported and the others still
+//! import, and whatever was written for earlier files stays written. Transaction ids are
+//! deterministic, so re-running an import after a failure duplicates nothing downstream.
+
+use std::path::PathBuf;
+
+use verocta_ingest::csv::CsvImportConfig;
+use verocta_ingest::{ImportSummary, IngestError};
+use verocta_lakehouse::{SinkError, TransactionFileSink};
+
+use crate::batch::{BatchPolicy, TransactionBatcher};
+
+/// Failures that stop the whole job (the sink cannot take data).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportJobError {
+    /// The sink failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// Building a batch failed (an internal bug).
+    #[error("building an Arrow batch failed: {0}")]
+    Batch(#[from] arrow_schema::ArrowError),
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+pub enum FileOutcome {
+    /// Read to the end (possibly with rejected rows, listed in the summary).
+    Imported(ImportSummary),
+    /// Could not be read at all.
+    Failed {
+        /// The file.
+        file: String,
+        /// Why, with the fix.
+        error: IngestError,
+    },
+}
+
+/// Imports `files` in order, writing every transaction to `sink` when one is given
+/// (`None` is a dry run). Returns one outcome per file.
+pub fn import_files(
+    files: &[PathBuf],
+    config: &CsvImportConfig,
+    mut sink: Option<&mut TransactionFileSink>,
+    policy: BatchPolicy,
+) -> Result<Vec<FileOutcome>, ImportJobError> {
+    let mut outcomes = Vec::with_capacity(files.len());
+    let mut batcher = TransactionBatcher::new(policy);
+    for file in files {
+        let span = tracing::info_span!("import_file", tenant_id = %config.tenant, file = %file.display());
+        let _entered = span.enter();
+        let mut job_error = None;
+        let result = verocta_ingest::import_file(file, config, |transaction| {
+            if job_error.is_some() {
+                return;
+            }
+            let Some(sink) = sink.as_deref_mut() else { return };
+            match batcher.push(&transaction) {
+                Ok(Some(batch)) => {
+                    if let Err(error) = sink.write(&batch) {
+                        job_error = Some(ImportJobError::Sink(error));
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => job_error = Some(ImportJobError::Batch(error)),
+            }
+        });
+        if let Some(error) = job_error {
+            return Err(error);
+        }
+        match result {
+            Ok(summary) => {
+                tracing::info!(rows = summary.rows_read, transactions = summary.transactions, rejected = summary.rejected_count, excluded = summary.excluded, "file imported");
+                outcomes.push(FileOutcome::Imported(summary));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "file not imported");
+                outcomes.push(FileOutcome::Failed { file: file.display().to_string(), error });
+            }
+        }
+        // Flush per file so a later file's failure never holds back an earlier file's rows.
+        if let (Some(sink), Some(batch)) = (sink.as_deref_mut(), batcher.flush()?) {
+            sink.write(&batch)?;
+        }
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verocta_ingest::csv::RawImportOptions;
+
+    #[test]
+    fn imports_good_files_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.csv");
+        std::fs::write(&good, "Date,Description,Amount\n2024-01-02,Coffee,-3.50\n2024-01-03,Refund,1.00\n2024-01-04,Tea,-2.00\n").unwrap();
+        let empty = dir.path().join("empty.csv");
+        std::fs::write(&empty, "\n").unwrap();
+        let config = RawImportOptions { tenant: "acme".into(), ..Default::default() }.validate().unwrap();
+        let target = dir.path().join("out.ndjson");
+        let mut sink = TransactionFileSink::create(&target).unwrap();
+        let outcomes = import_files(&[good, empty], &config, Some(&mut sink), BatchPolicy { max_rows: 2, ..BatchPolicy::default() }).unwrap();
+        assert_eq!(sink.finish().unwrap(), 3);
+        assert!(matches!(&outcomes[0], FileOutcome::Imported(s) if s.transactions == 3));
+        assert!(matches!(&outcomes[1], FileOutcome::Failed { error: IngestError::Empty { .. }, .. }));
+        assert_eq!(std::fs::read_to_string(target).unwrap().lines().count(), 3);
+    }
+}
