@@ -16,7 +16,11 @@ use verocta_pipelines::batch::BatchPolicy;
 use verocta_pipelines::import::{FileOutcome, import_files};
 
 #[derive(Parser)]
-#[command(name = "verocta", version, about = "Spend analytics: import, score, detect, forecast.")]
+#[command(
+    name = "verocta",
+    version,
+    about = "Spend analytics: import, score, detect, forecast."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,7 +111,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mapping = args.mapping.as_deref().map(ColumnMapping::from_file).transpose()?;
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(ColumnMapping::from_file)
+        .transpose()?;
     let date_order = match (args.day_first, args.month_first) {
         (true, _) => Some(DateOrder::DayFirst),
         (_, true) => Some(DateOrder::MonthFirst),
@@ -159,7 +167,11 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     stdout.flush().context("writing the summary")?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write_readable(out: &mut impl Write, summary: &ImportSummary) -> std::io::Result<()> {
@@ -169,7 +181,11 @@ fn write_readable(out: &mut impl Write, summary: &ImportSummary) -> std::io::Res
         Some(DateOrder::MonthFirst) => "month-first dates",
         None => "unambiguous dates",
     };
-    writeln!(out, "{} — {} ({:?}, '{}'-delimited, {order})", summary.file, summary.format, detected.encoding, detected.delimiter)?;
+    writeln!(
+        out,
+        "{} — {} ({:?}, '{}'-delimited, {order})",
+        summary.file, summary.format, detected.encoding, detected.delimiter
+    )?;
     writeln!(
         out,
         "  {} rows: {} transactions, {} excluded, {} rejected",
@@ -189,8 +205,16 @@ fn write_readable(out: &mut impl Write, summary: &ImportSummary) -> std::io::Res
         writeln!(out, "  excluded {reason}: {count}")?;
     }
     for rejection in &summary.rejected {
-        let column = rejection.column.as_deref().map(|c| format!(", column \"{c}\"")).unwrap_or_default();
-        writeln!(out, "  rejected line {}{column}: {}", rejection.line, rejection.reason)?;
+        let column = rejection
+            .column
+            .as_deref()
+            .map(|c| format!(", column \"{c}\""))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  rejected line {}{column}: {}",
+            rejection.line, rejection.reason
+        )?;
     }
     Ok(())
 }

@@ -37,7 +37,9 @@ pub enum IngestError {
         mapped: bool,
     },
     /// Dates fit both day-first and month-first, and no row decides.
-    #[error("{path}: dates such as `{example}` (line {line}) read both day-first and month-first, and no date in the file decides; rerun with --day-first or --month-first")]
+    #[error(
+        "{path}: dates such as `{example}` (line {line}) read both day-first and month-first, and no date in the file decides; rerun with --day-first or --month-first"
+    )]
     AmbiguousDates {
         /// The file.
         path: String,
@@ -47,7 +49,9 @@ pub enum IngestError {
         example: String,
     },
     /// Some rows are day-first, others month-first.
-    #[error("{path}: dates mix day-first (`{day_first}`, line {day_first_line}) and month-first (`{month_first}`, line {month_first_line}); fix the export so one order is used")]
+    #[error(
+        "{path}: dates mix day-first (`{day_first}`, line {day_first_line}) and month-first (`{month_first}`, line {month_first_line}); fix the export so one order is used"
+    )]
     ConflictingDates {
         /// The file.
         path: String,

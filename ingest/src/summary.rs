@@ -98,11 +98,20 @@ impl ImportSummary {
             }
             RowOutcome::Skipped { exclusion, .. } => {
                 self.excluded += 1;
-                *self.excluded_by_reason.entry(exclusion.reason.code()).or_default() += 1;
+                *self
+                    .excluded_by_reason
+                    .entry(exclusion.reason.code())
+                    .or_default() += 1;
             }
             RowOutcome::Transaction(tx) => {
-                self.first_date = Some(self.first_date.map_or(tx.booked_date, |d| d.min(tx.booked_date)));
-                self.last_date = Some(self.last_date.map_or(tx.booked_date, |d| d.max(tx.booked_date)));
+                self.first_date = Some(
+                    self.first_date
+                        .map_or(tx.booked_date, |d| d.min(tx.booked_date)),
+                );
+                self.last_date = Some(
+                    self.last_date
+                        .map_or(tx.booked_date, |d| d.max(tx.booked_date)),
+                );
                 let sums = self.sums.entry(tx.amount.currency()).or_default();
                 let minor = i128::from(tx.amount.minor_units());
                 match (&tx.class, &tx.exclusion) {

@@ -50,7 +50,12 @@ pub enum FileFormat {
 impl FileFormat {
     /// The format named by a path's extension.
     pub fn from_path(path: &Path) -> Result<Self, SinkError> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("parquet") => Ok(FileFormat::Parquet),
             Some("ndjson" | "jsonl") => Ok(FileFormat::Ndjson),
             _ => Err(SinkError::UnknownFormat(path.display().to_string())),
@@ -75,7 +80,10 @@ impl TransactionFileSink {
     /// Creates the sink; the format comes from the extension.
     pub fn create(target: &Path) -> Result<Self, SinkError> {
         let format = FileFormat::from_path(target)?;
-        let io = |source| SinkError::Io { path: target.display().to_string(), source };
+        let io = |source| SinkError::Io {
+            path: target.display().to_string(),
+            source,
+        };
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -89,28 +97,40 @@ impl TransactionFileSink {
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .build();
                 let writer = ArrowWriter::try_new(file, transaction_schema(), Some(properties))
-                    .map_err(|source| SinkError::Parquet { path: target.display().to_string(), source })?;
+                    .map_err(|source| SinkError::Parquet {
+                        path: target.display().to_string(),
+                        source,
+                    })?;
                 Writer::Parquet(writer)
             }
             FileFormat::Ndjson => Writer::Ndjson(BufWriter::with_capacity(1 << 20, file)),
         };
-        Ok(TransactionFileSink { target: target.to_path_buf(), temporary, writer, rows: 0 })
+        Ok(TransactionFileSink {
+            target: target.to_path_buf(),
+            temporary,
+            writer,
+            rows: 0,
+        })
     }
 
     /// Appends one batch (schema: [`transaction_schema`]).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         let path = self.target.display().to_string();
         match &mut self.writer {
-            Writer::Parquet(writer) => {
-                writer.write(batch).map_err(|source| SinkError::Parquet { path, source })?
-            }
+            Writer::Parquet(writer) => writer
+                .write(batch)
+                .map_err(|source| SinkError::Parquet { path, source })?,
             Writer::Ndjson(writer) => {
-                let transactions = transactions_from_batch(batch).map_err(|e| SinkError::Schema(e.to_string()))?;
+                let transactions =
+                    transactions_from_batch(batch).map_err(|e| SinkError::Schema(e.to_string()))?;
                 for transaction in &transactions {
                     writer
                         .write_all(&encode_transaction(transaction))
                         .and_then(|()| writer.write_all(b"\n"))
-                        .map_err(|source| SinkError::Io { path: path.clone(), source })?;
+                        .map_err(|source| SinkError::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
                 }
             }
         }
@@ -126,11 +146,17 @@ impl TransactionFileSink {
     /// Flushes, syncs and renames the file into place. Returns the rows written.
     pub fn finish(self) -> Result<u64, SinkError> {
         let path = self.target.display().to_string();
-        let io = |source| SinkError::Io { path: path.clone(), source };
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
         let file = match self.writer {
-            Writer::Parquet(writer) => writer
-                .into_inner()
-                .map_err(|source| SinkError::Parquet { path: path.clone(), source })?,
+            Writer::Parquet(writer) => {
+                writer.into_inner().map_err(|source| SinkError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?
+            }
             Writer::Ndjson(writer) => writer.into_inner().map_err(|e| io(e.into_error()))?,
         };
         file.sync_all().map_err(io)?;
@@ -152,7 +178,13 @@ mod tests {
             schema_version: TRANSACTION_SCHEMA_VERSION,
             transaction_id: TransactionId::derive(&tenant, "csv", &[&i.to_string()]),
             tenant_id: tenant,
-            source: SourceRef { kind: SourceKind::Csv, format: "generic".into(), name: "a.csv".into(), line: Some(u64::from(i)), external_id: None },
+            source: SourceRef {
+                kind: SourceKind::Csv,
+                format: "generic".into(),
+                name: "a.csv".into(),
+                line: Some(u64::from(i)),
+                external_id: None,
+            },
             booked_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
             booked_time: None,
             amount: Money::from_minor(i64::from(i) * 100, Currency::USD),
@@ -181,7 +213,10 @@ mod tests {
             let target = dir.path().join(name);
             let mut sink = TransactionFileSink::create(&target).unwrap();
             sink.write(&batch).unwrap();
-            assert!(!target.exists(), "nothing appears under the target name before finish");
+            assert!(
+                !target.exists(),
+                "nothing appears under the target name before finish"
+            );
             assert_eq!(sink.finish().unwrap(), 10);
             assert!(target.exists());
         }

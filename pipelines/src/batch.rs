@@ -23,7 +23,11 @@ pub struct BatchPolicy {
 impl Default for BatchPolicy {
     /// 32k rows or 32 MiB or 500 ms: Arrow-friendly sizes (see STYLE.md) with sub-second latency.
     fn default() -> Self {
-        BatchPolicy { max_rows: 32_768, max_bytes: 32 << 20, linger: Duration::from_millis(500) }
+        BatchPolicy {
+            max_rows: 32_768,
+            max_bytes: 32 << 20,
+            linger: Duration::from_millis(500),
+        }
     }
 }
 
@@ -59,7 +63,8 @@ impl TransactionBatcher {
 
     /// Whether the pending batch has waited its linger time.
     pub fn is_due(&self, now: Instant) -> bool {
-        self.opened_at.is_some_and(|opened| now.duration_since(opened) >= self.policy.linger)
+        self.opened_at
+            .is_some_and(|opened| now.duration_since(opened) >= self.policy.linger)
     }
 
     /// Closes the pending batch, if any.
@@ -80,10 +85,18 @@ impl TransactionBatcher {
 
 /// A cheap size estimate: fixed columns plus the variable-length text.
 fn estimated_bytes(tx: &Transaction) -> usize {
-    let text = [&tx.vendor_raw, &tx.vendor, &tx.category_raw, &tx.account, &tx.memo, &tx.employee, &tx.department]
-        .iter()
-        .map(|field| field.as_ref().map_or(0, String::len))
-        .sum::<usize>();
+    let text = [
+        &tx.vendor_raw,
+        &tx.vendor,
+        &tx.category_raw,
+        &tx.account,
+        &tx.memo,
+        &tx.employee,
+        &tx.department,
+    ]
+    .iter()
+    .map(|field| field.as_ref().map_or(0, String::len))
+    .sum::<usize>();
     160 + text + tx.source.name.len()
 }
 
@@ -98,7 +111,13 @@ mod tests {
             schema_version: TRANSACTION_SCHEMA_VERSION,
             transaction_id: TransactionId::derive(&tenant, "csv", &[&i.to_string()]),
             tenant_id: tenant,
-            source: SourceRef { kind: SourceKind::Csv, format: "generic".into(), name: "a.csv".into(), line: Some(u64::from(i)), external_id: None },
+            source: SourceRef {
+                kind: SourceKind::Csv,
+                format: "generic".into(),
+                name: "a.csv".into(),
+                line: Some(u64::from(i)),
+                external_id: None,
+            },
             booked_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
             booked_time: None,
             amount: Money::from_minor(100, Currency::USD),
@@ -121,17 +140,40 @@ mod tests {
 
     #[test]
     fn closes_on_rows_bytes_and_linger() {
-        let mut by_rows = TransactionBatcher::new(BatchPolicy { max_rows: 3, ..BatchPolicy::default() });
+        let mut by_rows = TransactionBatcher::new(BatchPolicy {
+            max_rows: 3,
+            ..BatchPolicy::default()
+        });
         assert!(by_rows.push(&transaction(1, 0)).unwrap().is_none());
         assert!(by_rows.push(&transaction(2, 0)).unwrap().is_none());
-        assert_eq!(by_rows.push(&transaction(3, 0)).unwrap().unwrap().num_rows(), 3);
+        assert_eq!(
+            by_rows
+                .push(&transaction(3, 0))
+                .unwrap()
+                .unwrap()
+                .num_rows(),
+            3
+        );
         assert_eq!(by_rows.pending_rows(), 0);
 
-        let mut by_bytes = TransactionBatcher::new(BatchPolicy { max_bytes: 1000, ..BatchPolicy::default() });
+        let mut by_bytes = TransactionBatcher::new(BatchPolicy {
+            max_bytes: 1000,
+            ..BatchPolicy::default()
+        });
         assert!(by_bytes.push(&transaction(1, 100)).unwrap().is_none());
-        assert_eq!(by_bytes.push(&transaction(2, 900)).unwrap().unwrap().num_rows(), 2);
+        assert_eq!(
+            by_bytes
+                .push(&transaction(2, 900))
+                .unwrap()
+                .unwrap()
+                .num_rows(),
+            2
+        );
 
-        let mut by_time = TransactionBatcher::new(BatchPolicy { linger: Duration::from_millis(10), ..BatchPolicy::default() });
+        let mut by_time = TransactionBatcher::new(BatchPolicy {
+            linger: Duration::from_millis(10),
+            ..BatchPolicy::default()
+        });
         assert!(!by_time.is_due(Instant::now()));
         by_time.push(&transaction(1, 0)).unwrap();
         assert!(by_time.is_due(Instant::now() + Duration::from_millis(11)));

@@ -48,14 +48,17 @@ pub fn import_files(
     let mut outcomes = Vec::with_capacity(files.len());
     let mut batcher = TransactionBatcher::new(policy);
     for file in files {
-        let span = tracing::info_span!("import_file", tenant_id = %config.tenant, file = %file.display());
+        let span =
+            tracing::info_span!("import_file", tenant_id = %config.tenant, file = %file.display());
         let _entered = span.enter();
         let mut job_error = None;
         let result = verocta_ingest::import_file(file, config, |transaction| {
             if job_error.is_some() {
                 return;
             }
-            let Some(sink) = sink.as_deref_mut() else { return };
+            let Some(sink) = sink.as_deref_mut() else {
+                return;
+            };
             match batcher.push(&transaction) {
                 Ok(Some(batch)) => {
                     if let Err(error) = sink.write(&batch) {
@@ -71,12 +74,21 @@ pub fn import_files(
         }
         match result {
             Ok(summary) => {
-                tracing::info!(rows = summary.rows_read, transactions = summary.transactions, rejected = summary.rejected_count, excluded = summary.excluded, "file imported");
+                tracing::info!(
+                    rows = summary.rows_read,
+                    transactions = summary.transactions,
+                    rejected = summary.rejected_count,
+                    excluded = summary.excluded,
+                    "file imported"
+                );
                 outcomes.push(FileOutcome::Imported(summary));
             }
             Err(error) => {
                 tracing::warn!(%error, "file not imported");
-                outcomes.push(FileOutcome::Failed { file: file.display().to_string(), error });
+                outcomes.push(FileOutcome::Failed {
+                    file: file.display().to_string(),
+                    error,
+                });
             }
         }
         // Flush per file so a later file's failure never holds back an earlier file's rows.
@@ -99,13 +111,33 @@ mod tests {
         std::fs::write(&good, "Date,Description,Amount\n2024-01-02,Coffee,-3.50\n2024-01-03,Refund,1.00\n2024-01-04,Tea,-2.00\n").unwrap();
         let empty = dir.path().join("empty.csv");
         std::fs::write(&empty, "\n").unwrap();
-        let config = RawImportOptions { tenant: "acme".into(), ..Default::default() }.validate().unwrap();
+        let config = RawImportOptions {
+            tenant: "acme".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         let target = dir.path().join("out.ndjson");
         let mut sink = TransactionFileSink::create(&target).unwrap();
-        let outcomes = import_files(&[good, empty], &config, Some(&mut sink), BatchPolicy { max_rows: 2, ..BatchPolicy::default() }).unwrap();
+        let outcomes = import_files(
+            &[good, empty],
+            &config,
+            Some(&mut sink),
+            BatchPolicy {
+                max_rows: 2,
+                ..BatchPolicy::default()
+            },
+        )
+        .unwrap();
         assert_eq!(sink.finish().unwrap(), 3);
         assert!(matches!(&outcomes[0], FileOutcome::Imported(s) if s.transactions == 3));
-        assert!(matches!(&outcomes[1], FileOutcome::Failed { error: IngestError::Empty { .. }, .. }));
+        assert!(matches!(
+            &outcomes[1],
+            FileOutcome::Failed {
+                error: IngestError::Empty { .. },
+                ..
+            }
+        ));
         assert_eq!(std::fs::read_to_string(target).unwrap().lines().count(), 3);
     }
 }

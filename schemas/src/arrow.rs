@@ -183,31 +183,38 @@ impl TransactionBatchBuilder {
         self.source_format.append_value(&tx.source.format);
         self.source_name.append_value(&tx.source.name);
         self.source_line.append_option(tx.source.line);
-        self.external_id.append_option(tx.source.external_id.as_deref());
+        self.external_id
+            .append_option(tx.source.external_id.as_deref());
         self.booked_date
             .append_value(tx.booked_date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE);
         self.booked_time_s
             .append_option(tx.booked_time.map(|t| t.num_seconds_from_midnight() as i32));
         self.amount_minor.append_value(tx.amount.minor_units());
         self.currency.append_value(tx.amount.currency().code());
-        self.currency_digits.append_value(tx.amount.currency().minor_digits());
-        self.original_amount_minor.append_option(tx.original_amount.map(|m| m.minor_units()));
+        self.currency_digits
+            .append_value(tx.amount.currency().minor_digits());
+        self.original_amount_minor
+            .append_option(tx.original_amount.map(|m| m.minor_units()));
         self.original_currency
             .append_option(tx.original_amount.map(|m| m.currency().code().to_string()));
         self.class.append_value(tx.class.code());
-        self.exclusion_reason.append_option(tx.exclusion.as_ref().map(|e| e.reason.code()));
-        self.exclusion_detail.append_option(tx.exclusion.as_ref().map(|e| e.detail.as_str()));
+        self.exclusion_reason
+            .append_option(tx.exclusion.as_ref().map(|e| e.reason.code()));
+        self.exclusion_detail
+            .append_option(tx.exclusion.as_ref().map(|e| e.detail.as_str()));
         self.vendor_raw.append_option(tx.vendor_raw.as_deref());
         self.vendor.append_option(tx.vendor.as_deref());
         self.category_raw.append_option(tx.category_raw.as_deref());
         self.category.append_value(tx.category.code());
         self.account.append_option(tx.account.as_deref());
         self.memo.append_option(tx.memo.as_deref());
-        self.payment_method.append_option(tx.payment_method.as_deref());
+        self.payment_method
+            .append_option(tx.payment_method.as_deref());
         self.card_last4.append_option(tx.card_last4.as_deref());
         self.employee.append_option(tx.employee.as_deref());
         self.department.append_option(tx.department.as_deref());
-        self.ingested_at.append_value(tx.ingested_at.timestamp_micros());
+        self.ingested_at
+            .append_value(tx.ingested_at.timestamp_micros());
         self.rows += 1;
     }
 
@@ -283,8 +290,11 @@ pub fn transactions_from_batch(
     let schema_version = cols.get::<UInt16Array>("schema_version")?;
     let text = |name| cols.get::<StringArray>(name);
     let (tenant_id, transaction_id) = (text("tenant_id")?, text("transaction_id")?);
-    let (source_kind, source_format, source_name) =
-        (text("source_kind")?, text("source_format")?, text("source_name")?);
+    let (source_kind, source_format, source_name) = (
+        text("source_kind")?,
+        text("source_format")?,
+        text("source_name")?,
+    );
     let source_line = cols.get::<UInt64Array>("source_line")?;
     let external_id = text("external_id")?;
     let booked_date = cols.get::<Date32Array>("booked_date")?;
@@ -312,7 +322,10 @@ pub fn transactions_from_batch(
             let code = exclusion_reason.value(row);
             let reason = ExclusionReason::from_code(code)
                 .ok_or_else(|| bad("exclusion_reason", format!("unknown reason `{code}`")))?;
-            Some(Exclusion { reason, detail: opt_str(exclusion_detail, row).unwrap_or_default() })
+            Some(Exclusion {
+                reason,
+                detail: opt_str(exclusion_detail, row).unwrap_or_default(),
+            })
         } else {
             None
         };
@@ -329,8 +342,9 @@ pub fn transactions_from_batch(
         let booked_time = if booked_time_s.is_valid(row) {
             let seconds = booked_time_s.value(row);
             Some(
-                NaiveTime::from_num_seconds_from_midnight_opt(seconds as u32, 0)
-                    .ok_or_else(|| bad("booked_time_s", format!("{seconds} is not a time of day")))?,
+                NaiveTime::from_num_seconds_from_midnight_opt(seconds as u32, 0).ok_or_else(
+                    || bad("booked_time_s", format!("{seconds} is not a time of day")),
+                )?,
             )
         } else {
             None

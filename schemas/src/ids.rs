@@ -31,8 +31,14 @@ impl TenantId {
     pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
         let id = id.into();
         let valid = (1..=64).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if valid { Ok(TenantId(id)) } else { Err(IdError::InvalidTenant(id)) }
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if valid {
+            Ok(TenantId(id))
+        } else {
+            Err(IdError::InvalidTenant(id))
+        }
     }
 
     /// The id as text.
@@ -91,8 +97,14 @@ impl TransactionId {
         let id = id.into();
         let valid = id.len() == 35
             && id.starts_with("tx_")
-            && id[3..].bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if valid { Ok(TransactionId(id)) } else { Err(IdError::InvalidTransaction(id)) }
+            && id[3..]
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if valid {
+            Ok(TransactionId(id))
+        } else {
+            Err(IdError::InvalidTransaction(id))
+        }
     }
 
     /// The id as text.
@@ -143,8 +155,16 @@ macro_rules! string_schema {
     };
 }
 
-string_schema!(TenantId, "^[A-Za-z0-9._-]{1,64}$", "Tenant (customer company) id");
-string_schema!(TransactionId, "^tx_[0-9a-f]{32}$", "Deterministic transaction id");
+string_schema!(
+    TenantId,
+    "^[A-Za-z0-9._-]{1,64}$",
+    "Tenant (customer company) id"
+);
+string_schema!(
+    TransactionId,
+    "^tx_[0-9a-f]{32}$",
+    "Deterministic transaction id"
+);
 
 #[cfg(test)]
 mod tests {

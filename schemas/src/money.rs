@@ -158,7 +158,10 @@ pub struct Money {
 impl Money {
     /// Money from minor units (`1234` USD is `12.34`).
     pub const fn from_minor(minor_units: i64, currency: Currency) -> Self {
-        Money { minor_units, currency }
+        Money {
+            minor_units,
+            currency,
+        }
     }
 
     /// Parses a plain decimal string (`-12.30`, `1234`, `.5`) exactly.
@@ -198,7 +201,10 @@ impl Money {
         for _ in kept.len()..digits {
             minor = minor.checked_mul(10).ok_or_else(overflow)?;
         }
-        Ok(Money::from_minor(if negative { -minor } else { minor }, currency))
+        Ok(Money::from_minor(
+            if negative { -minor } else { minor },
+            currency,
+        ))
     }
 
     /// The amount in minor units.
@@ -255,8 +261,11 @@ pub struct MoneyWire {
 
 impl Serialize for Money {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        MoneyWire { amount: self.to_decimal_string(), currency: self.currency }
-            .serialize(serializer)
+        MoneyWire {
+            amount: self.to_decimal_string(),
+            currency: self.currency,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -292,15 +301,36 @@ mod tests {
     #[test]
     fn parses_and_formats_exactly() {
         let bhd = Currency::new("BHD").unwrap();
-        assert_eq!(Money::from_decimal_str("1.234", bhd).unwrap().minor_units(), 1234);
-        assert_eq!(Money::from_decimal_str("-0.5", Currency::USD).unwrap().minor_units(), -50);
-        assert_eq!(Money::from_decimal_str("12.300", Currency::USD).unwrap().minor_units(), 1230);
-        assert_eq!(Money::from_decimal_str("1500", Currency::JPY).unwrap().to_decimal_string(), "1500");
+        assert_eq!(
+            Money::from_decimal_str("1.234", bhd).unwrap().minor_units(),
+            1234
+        );
+        assert_eq!(
+            Money::from_decimal_str("-0.5", Currency::USD)
+                .unwrap()
+                .minor_units(),
+            -50
+        );
+        assert_eq!(
+            Money::from_decimal_str("12.300", Currency::USD)
+                .unwrap()
+                .minor_units(),
+            1230
+        );
+        assert_eq!(
+            Money::from_decimal_str("1500", Currency::JPY)
+                .unwrap()
+                .to_decimal_string(),
+            "1500"
+        );
         assert!(Money::from_decimal_str("12.345", Currency::USD).is_err());
         assert!(Money::from_decimal_str("1.5", Currency::JPY).is_err());
         assert!(Money::from_decimal_str("abc", Currency::USD).is_err());
         assert!(Money::from_decimal_str("99999999999999999999", Currency::USD).is_err());
-        assert_eq!(Money::from_minor(-5, Currency::USD).to_decimal_string(), "-0.05");
+        assert_eq!(
+            Money::from_minor(-5, Currency::USD).to_decimal_string(),
+            "-0.05"
+        );
     }
 
     proptest! {

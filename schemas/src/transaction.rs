@@ -231,7 +231,11 @@ impl Transaction {
         if (self.class == TransactionClass::Excluded) != self.exclusion.is_some() {
             return fail("`exclusion` must be present exactly when class is `excluded`");
         }
-        if self.card_last4.as_ref().is_some_and(|c| c.len() != 4 || !c.bytes().all(|b| b.is_ascii_digit())) {
+        if self
+            .card_last4
+            .as_ref()
+            .is_some_and(|c| c.len() != 4 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
             return fail("`card_last4` must be four digits");
         }
         Ok(())

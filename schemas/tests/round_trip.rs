@@ -24,7 +24,8 @@ fn sample(i: i64, class: TransactionClass, currency: &str) -> Transaction {
             line: Some(i as u64 + 2),
             external_id: (i % 2 == 0).then(|| format!("id-{i}")),
         },
-        booked_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(i as u64 % 400),
+        booked_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()
+            + chrono::Days::new(i as u64 % 400),
         booked_time: (i % 3 == 0).then(|| NaiveTime::from_hms_opt(13, 5, 9).unwrap()),
         amount: Money::from_minor(i.abs() * 7, Currency::new(currency).unwrap()),
         original_amount: (i % 5 == 0).then(|| Money::from_minor(i.abs(), Currency::EUR)),
@@ -46,9 +47,13 @@ fn sample(i: i64, class: TransactionClass, currency: &str) -> Transaction {
 
 #[test]
 fn json_round_trip_is_lossless() {
-    for (i, class) in [TransactionClass::Spend, TransactionClass::Credit, TransactionClass::Excluded]
-        .into_iter()
-        .enumerate()
+    for (i, class) in [
+        TransactionClass::Spend,
+        TransactionClass::Credit,
+        TransactionClass::Excluded,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let tx = sample(i as i64 * 11, class, ["USD", "JPY", "BHD"][i]);
         tx.validate().unwrap();
@@ -61,7 +66,10 @@ fn json_round_trip_is_lossless() {
 fn json_amount_is_an_exact_decimal_string() {
     let tx = sample(3, TransactionClass::Spend, "BHD");
     let value: serde_json::Value = serde_json::from_slice(&encode_transaction(&tx)).unwrap();
-    assert_eq!(value["amount"], serde_json::json!({"amount": "0.021", "currency": "BHD"}));
+    assert_eq!(
+        value["amount"],
+        serde_json::json!({"amount": "0.021", "currency": "BHD"})
+    );
     assert_eq!(value["booked_date"], "2024-01-04");
 }
 
@@ -80,7 +88,11 @@ fn decoding_rejects_broken_invariants_and_unknown_fields() {
 fn arrow_round_trip_is_lossless() {
     let txs: Vec<_> = (0..50)
         .map(|i| {
-            let class = [TransactionClass::Spend, TransactionClass::Credit, TransactionClass::Excluded][i % 3];
+            let class = [
+                TransactionClass::Spend,
+                TransactionClass::Credit,
+                TransactionClass::Excluded,
+            ][i % 3];
             sample(i as i64, class, ["USD", "JPY", "BHD", "GBP"][i % 4])
         })
         .collect();
@@ -113,9 +125,17 @@ fn exported_json_schema_is_in_sync() {
         std::fs::write(path, &generated).unwrap();
     }
     let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(on_disk == generated, "schemas/transaction.schema.json is stale: rerun with UPDATE_SCHEMAS=1");
+    assert!(
+        on_disk == generated,
+        "schemas/transaction.schema.json is stale: rerun with UPDATE_SCHEMAS=1"
+    );
     let schema: serde_json::Value = serde_json::from_str(&generated).unwrap();
-    assert!(schema["required"].as_array().unwrap().contains(&"amount".into()));
+    assert!(
+        schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"amount".into())
+    );
 }
 
 #[test]
@@ -127,5 +147,8 @@ fn category_docs_are_in_sync() {
         std::fs::write(path, &generated).unwrap();
     }
     let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(on_disk == generated, "docs/categories.md is stale: rerun with UPDATE_SCHEMAS=1");
+    assert!(
+        on_disk == generated,
+        "docs/categories.md is stale: rerun with UPDATE_SCHEMAS=1"
+    );
 }

@@ -48,13 +48,17 @@ pub enum AmountError {
     #[error("`{0}` is not an amount (expected a number such as 1234.56)")]
     NotANumber(String),
     /// Excel-style scientific notation lost precision.
-    #[error("`{0}` is in scientific notation, which loses cents: re-export the column as plain numbers")]
+    #[error(
+        "`{0}` is in scientific notation, which loses cents: re-export the column as plain numbers"
+    )]
     Scientific(String),
     /// Separators are in places no locale uses.
     #[error("`{0}` has thousands separators in unexpected places")]
     BadGrouping(String),
     /// More decimals than the currency has.
-    #[error("`{text}` has more decimals than {currency} allows ({digits}); check the currency or the export")]
+    #[error(
+        "`{text}` has more decimals than {currency} allows ({digits}); check the currency or the export"
+    )]
     TooPrecise {
         /// The cell.
         text: String,
@@ -125,10 +129,18 @@ fn symbol_currency(symbol: &str, default: Currency) -> Option<Currency> {
         "S$" => "SGD",
         "$" => {
             let dollar = ["USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "TWD"];
-            return Some(if dollar.contains(&default.code()) { default } else { Currency::USD });
+            return Some(if dollar.contains(&default.code()) {
+                default
+            } else {
+                Currency::USD
+            });
         }
         "¥" | "￥" => {
-            return Some(if default.code() == "CNY" { default } else { Currency::JPY });
+            return Some(if default.code() == "CNY" {
+                default
+            } else {
+                Currency::JPY
+            });
         }
         "kr" => {
             let krona = ["SEK", "NOK", "DKK", "ISK"];
@@ -141,8 +153,12 @@ fn symbol_currency(symbol: &str, default: Currency) -> Option<Currency> {
 
 /// Strips everything but digits, separators and signs, for evidence gathering.
 fn numeric_core(text: &str) -> &str {
-    let start = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
-    let end = text.rfind(|c: char| c.is_ascii_digit()).map_or(start, |i| i + 1);
+    let start = text
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let end = text
+        .rfind(|c: char| c.is_ascii_digit())
+        .map_or(start, |i| i + 1);
     &text[start..end]
 }
 
@@ -151,7 +167,11 @@ fn unambiguous_separator(number: &str) -> Option<DecimalSeparator> {
     let last_point = number.rfind('.');
     let last_comma = number.rfind(',');
     match (last_point, last_comma) {
-        (Some(p), Some(c)) => Some(if p > c { DecimalSeparator::Point } else { DecimalSeparator::Comma }),
+        (Some(p), Some(c)) => Some(if p > c {
+            DecimalSeparator::Point
+        } else {
+            DecimalSeparator::Comma
+        }),
         (Some(p), None) => single_kind(number, '.', p).then_some(DecimalSeparator::Point),
         (None, Some(c)) => single_kind(number, ',', c).then_some(DecimalSeparator::Comma),
         (None, None) => None,
@@ -210,14 +230,23 @@ pub fn parse_amount(
                 seen_digit = true;
                 numeric.push(c);
             }
-            '.' | ',' | '\'' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' if seen_digit => numeric.push(c),
-            '.' if !seen_digit && chars.get(i + 1).is_some_and(char::is_ascii_digit) => numeric.push(c),
+            '.' | ',' | '\'' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' if seen_digit => {
+                numeric.push(c)
+            }
+            '.' if !seen_digit && chars.get(i + 1).is_some_and(char::is_ascii_digit) => {
+                numeric.push(c)
+            }
             '-' | '−' | '–' => {
                 trailing_minus = seen_digit;
                 negative = true;
             }
             '+' => {}
-            'e' | 'E' if seen_digit && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit() || *n == '+' || *n == '-') => {
+            'e' | 'E'
+                if seen_digit
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|n| n.is_ascii_digit() || *n == '+' || *n == '-') =>
+            {
                 return Err(AmountError::Scientific(err_text()));
             }
             _ => {
@@ -235,7 +264,11 @@ pub fn parse_amount(
                 let token = pending_symbol.trim();
                 if !token.is_empty() {
                     let found = symbol_currency(token, default_currency)
-                        .or_else(|| (token.len() == 3).then(|| Currency::new(token).ok()).flatten())
+                        .or_else(|| {
+                            (token.len() == 3)
+                                .then(|| Currency::new(token).ok())
+                                .flatten()
+                        })
                         .ok_or_else(|| AmountError::NotANumber(err_text()))?;
                     if currency.is_some_and(|c| c != found) {
                         return Err(AmountError::ConflictingCurrency(err_text()));
@@ -250,7 +283,8 @@ pub fn parse_amount(
     if !seen_digit {
         return Err(AmountError::NotANumber(err_text()));
     }
-    let canonical = canonical_decimal(numeric.trim_end(), decimal).ok_or_else(|| AmountError::BadGrouping(err_text()))?;
+    let canonical = canonical_decimal(numeric.trim_end(), decimal)
+        .ok_or_else(|| AmountError::BadGrouping(err_text()))?;
     let applied = currency.unwrap_or(default_currency);
     let money = Money::from_decimal_str(&canonical, applied).map_err(|error| match error {
         verocta_schemas::MoneyError::TooPrecise { .. } => AmountError::TooPrecise {
@@ -260,8 +294,16 @@ pub fn parse_amount(
         },
         _ => AmountError::Overflow(err_text()),
     })?;
-    let money = if negative { Money::from_minor(-money.minor_units(), applied) } else { money };
-    Ok(Some(ParsedAmount { money, currency_written: currency.is_some(), marker }))
+    let money = if negative {
+        Money::from_minor(-money.minor_units(), applied)
+    } else {
+        money
+    };
+    Ok(Some(ParsedAmount {
+        money,
+        currency_written: currency.is_some(),
+        marker,
+    }))
 }
 
 fn strip_suffix_ci<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
@@ -292,7 +334,12 @@ fn canonical_decimal(number: &str, file_decimal: DecimalSeparator) -> Option<Str
         return None;
     }
     let groups: Vec<&str> = integer
-        .split(|c: char| matches!(c, '.' | ',' | '\'' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}'))
+        .split(|c: char| {
+            matches!(
+                c,
+                '.' | ',' | '\'' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}'
+            )
+        })
         .collect();
     if groups.len() > 1 && !valid_grouping(&groups) {
         return None;
@@ -327,11 +374,19 @@ mod tests {
     use proptest::prelude::*;
 
     fn usd(text: &str) -> i64 {
-        parse_amount(text, DecimalSeparator::Point, Currency::USD).unwrap().unwrap().money.minor_units()
+        parse_amount(text, DecimalSeparator::Point, Currency::USD)
+            .unwrap()
+            .unwrap()
+            .money
+            .minor_units()
     }
 
     fn eur_comma(text: &str) -> i64 {
-        parse_amount(text, DecimalSeparator::Comma, Currency::EUR).unwrap().unwrap().money.minor_units()
+        parse_amount(text, DecimalSeparator::Comma, Currency::EUR)
+            .unwrap()
+            .unwrap()
+            .money
+            .minor_units()
     }
 
     #[test]
@@ -365,21 +420,32 @@ mod tests {
 
     #[test]
     fn currencies_from_symbols_and_codes() {
-        let read = |text| parse_amount(text, DecimalSeparator::Point, Currency::USD).unwrap().unwrap().money;
+        let read = |text| {
+            parse_amount(text, DecimalSeparator::Point, Currency::USD)
+                .unwrap()
+                .unwrap()
+                .money
+        };
         assert_eq!(read("£12.00").currency().code(), "GBP");
         assert_eq!(read("EUR 12.00").currency().code(), "EUR");
         assert_eq!(read("12.00 GBP").currency().code(), "GBP");
         assert_eq!(read("¥1500").minor_units(), 1500);
         assert_eq!(read("1.234 BHD").minor_units(), 1234);
         assert_eq!(read("A$5").currency().code(), "AUD");
-        let cad = parse_amount("$5", DecimalSeparator::Point, Currency::new("CAD").unwrap()).unwrap().unwrap();
+        let cad = parse_amount("$5", DecimalSeparator::Point, Currency::new("CAD").unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(cad.money.currency().code(), "CAD");
         assert!(parse_amount("£5 EUR", DecimalSeparator::Point, Currency::USD).is_err());
     }
 
     #[test]
     fn markers() {
-        let read = |text| parse_amount(text, DecimalSeparator::Point, Currency::GBP).unwrap().unwrap();
+        let read = |text| {
+            parse_amount(text, DecimalSeparator::Point, Currency::GBP)
+                .unwrap()
+                .unwrap()
+        };
         assert_eq!(read("120.00 CR").marker, Some(Marker::Credit));
         assert_eq!(read("120.00DR").marker, Some(Marker::Debit));
         assert_eq!(read("120.00DR").money.minor_units(), 12000);
@@ -390,13 +456,23 @@ mod tests {
         let read = |text| parse_amount(text, DecimalSeparator::Point, Currency::USD);
         assert!(matches!(read("abc"), Err(AmountError::NotANumber(_))));
         assert!(matches!(read("1.2E+03"), Err(AmountError::Scientific(_))));
-        assert!(matches!(read("12.345"), Err(AmountError::TooPrecise { .. })));
-        assert!(matches!(read("1,23,4.00"), Err(AmountError::BadGrouping(_))));
+        assert!(matches!(
+            read("12.345"),
+            Err(AmountError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            read("1,23,4.00"),
+            Err(AmountError::BadGrouping(_))
+        ));
         assert!(matches!(read("12-3"), Err(AmountError::NotANumber(_))));
         assert_eq!(read("").unwrap(), None);
         assert_eq!(read(" - ").unwrap(), None);
-        assert_eq!(parse_amount("1.5", DecimalSeparator::Point, Currency::JPY).unwrap_err().to_string(),
-                   "`1.5` has more decimals than JPY allows (0); check the currency or the export");
+        assert_eq!(
+            parse_amount("1.5", DecimalSeparator::Point, Currency::JPY)
+                .unwrap_err()
+                .to_string(),
+            "`1.5` has more decimals than JPY allows (0); check the currency or the export"
+        );
     }
 
     #[test]
@@ -405,8 +481,14 @@ mod tests {
         for cell in ["1.234", "12,50", "3,10", "7"] {
             evidence.observe(cell);
         }
-        assert_eq!(evidence.decide(DecimalSeparator::Point), DecimalSeparator::Comma);
-        assert_eq!(DecimalEvidence::default().decide(DecimalSeparator::Comma), DecimalSeparator::Comma);
+        assert_eq!(
+            evidence.decide(DecimalSeparator::Point),
+            DecimalSeparator::Comma
+        );
+        assert_eq!(
+            DecimalEvidence::default().decide(DecimalSeparator::Comma),
+            DecimalSeparator::Comma
+        );
     }
 
     /// Formats `minor` (2 decimals) in one of the supported written forms.
@@ -429,13 +511,38 @@ mod tests {
         let sign = if negative { "-" } else { "" };
         match style % 8 {
             0 => (format!("{sign}{whole}.{cents}"), DecimalSeparator::Point),
-            1 => (format!("{sign}${}.{cents}", group(",")), DecimalSeparator::Point),
-            2 => (if negative { format!("({}.{cents})", group(",")) } else { format!("{}.{cents}", group(",")) }, DecimalSeparator::Point),
-            3 => (format!("{}.{cents}{}", group(","), if negative { "-" } else { "" }), DecimalSeparator::Point),
-            4 => (format!("{sign}{},{cents}", group(".")), DecimalSeparator::Comma),
-            5 => (format!("{sign}{},{cents} €", group("\u{a0}")), DecimalSeparator::Comma),
-            6 => (format!("{sign}USD {}.{cents}", group(" ")), DecimalSeparator::Point),
-            _ => (format!("{sign}{}.{cents} USD", group("'")), DecimalSeparator::Point),
+            1 => (
+                format!("{sign}${}.{cents}", group(",")),
+                DecimalSeparator::Point,
+            ),
+            2 => (
+                if negative {
+                    format!("({}.{cents})", group(","))
+                } else {
+                    format!("{}.{cents}", group(","))
+                },
+                DecimalSeparator::Point,
+            ),
+            3 => (
+                format!("{}.{cents}{}", group(","), if negative { "-" } else { "" }),
+                DecimalSeparator::Point,
+            ),
+            4 => (
+                format!("{sign}{},{cents}", group(".")),
+                DecimalSeparator::Comma,
+            ),
+            5 => (
+                format!("{sign}{},{cents} €", group("\u{a0}")),
+                DecimalSeparator::Comma,
+            ),
+            6 => (
+                format!("{sign}USD {}.{cents}", group(" ")),
+                DecimalSeparator::Point,
+            ),
+            _ => (
+                format!("{sign}{}.{cents} USD", group("'")),
+                DecimalSeparator::Point,
+            ),
         }
     }
 

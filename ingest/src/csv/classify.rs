@@ -43,7 +43,10 @@ pub struct Evidence<'a> {
 pub type Decision = (TransactionClass, Option<Exclusion>);
 
 fn excluded(reason: ExclusionReason, detail: String) -> Decision {
-    (TransactionClass::Excluded, Some(Exclusion { reason, detail }))
+    (
+        TransactionClass::Excluded,
+        Some(Exclusion { reason, detail }),
+    )
 }
 
 /// What a type value says.
@@ -61,7 +64,10 @@ pub fn classify(evidence: &Evidence<'_>) -> Decision {
         return decision;
     }
     if evidence.exchange_only {
-        return excluded(ExclusionReason::CurrencyExchange, "only the exchange columns hold an amount".into());
+        return excluded(
+            ExclusionReason::CurrencyExchange,
+            "only the exchange columns hold an amount".into(),
+        );
     }
     if evidence.direction == Direction::Zero {
         return excluded(ExclusionReason::ZeroAmount, "amount is zero".into());
@@ -96,10 +102,29 @@ pub fn classify(evidence: &Evidence<'_>) -> Decision {
 fn by_state(state: Option<&str>) -> Option<Decision> {
     let state = state?.trim();
     let lower = state.to_ascii_lowercase();
-    let failed = ["declined", "reverted", "failed", "cancelled", "canceled", "voided", "void", "rejected", "reversed"];
-    let pending = ["pending", "authorised", "authorized", "in progress", "processing"];
+    let failed = [
+        "declined",
+        "reverted",
+        "failed",
+        "cancelled",
+        "canceled",
+        "voided",
+        "void",
+        "rejected",
+        "reversed",
+    ];
+    let pending = [
+        "pending",
+        "authorised",
+        "authorized",
+        "in progress",
+        "processing",
+    ];
     if failed.contains(&lower.as_str()) {
-        return Some(excluded(ExclusionReason::DeclinedOrFailed, format!("state is {state}")));
+        return Some(excluded(
+            ExclusionReason::DeclinedOrFailed,
+            format!("state is {state}"),
+        ));
     }
     pending
         .contains(&lower.as_str())
@@ -119,7 +144,9 @@ fn type_says(layout: Layout, kind: &str) -> Option<TypeSays> {
 fn revolut_type(kind: &str) -> Option<TypeSays> {
     Some(match kind {
         "card payment" | "fee" | "charge" | "tax" => TypeSays::Spend,
-        "card refund" | "refund" | "cashback" | "reward" | "interest" | "card credit" => TypeSays::Credit,
+        "card refund" | "refund" | "cashback" | "reward" | "interest" | "card credit" => {
+            TypeSays::Credit
+        }
         "topup" | "top up" => TypeSays::Exclude(ExclusionReason::TopUp),
         "exchange" => TypeSays::Exclude(ExclusionReason::CurrencyExchange),
         "atm" => TypeSays::Exclude(ExclusionReason::CashWithdrawal),
@@ -130,11 +157,13 @@ fn revolut_type(kind: &str) -> Option<TypeSays> {
 
 fn card_type(kind: &str) -> Option<TypeSays> {
     Some(match kind {
-        "purchase" | "charge" | "card expense" | "expense" | "fee" | "interest" | "card transaction" => TypeSays::Spend,
-        "refund" | "credit" | "return" | "rebate" | "cashback" | "reward" | "dispute credit" => TypeSays::Credit,
-        "payment" | "collection" | "repayment" | "autopay" | "card payment" | "statement payment" => {
-            TypeSays::Exclude(ExclusionReason::CardBalancePayment)
+        "purchase" | "charge" | "card expense" | "expense" | "fee" | "interest"
+        | "card transaction" => TypeSays::Spend,
+        "refund" | "credit" | "return" | "rebate" | "cashback" | "reward" | "dispute credit" => {
+            TypeSays::Credit
         }
+        "payment" | "collection" | "repayment" | "autopay" | "card payment"
+        | "statement payment" => TypeSays::Exclude(ExclusionReason::CardBalancePayment),
         _ => return None,
     })
 }
@@ -146,24 +175,48 @@ fn accounting_type(kind: &str, quickbooks: bool) -> Option<TypeSays> {
         return Some(TypeSays::Exclude(ExclusionReason::BillPayment));
     }
     Some(match kind {
-        "expense" | "expenses" | "check" | "cheque" | "bill" | "credit card expense" | "cash expense"
-        | "purchase" | "expenditure" | "spend" | "debit card expense" => TypeSays::Spend,
-        "deposit" | "sales receipt" | "income" | "vendor credit" | "credit card credit" | "refund"
-        | "revenue" | "sale" | "receive payment" => TypeSays::Credit,
+        "expense"
+        | "expenses"
+        | "check"
+        | "cheque"
+        | "bill"
+        | "credit card expense"
+        | "cash expense"
+        | "purchase"
+        | "expenditure"
+        | "spend"
+        | "debit card expense" => TypeSays::Spend,
+        "deposit" | "sales receipt" | "income" | "vendor credit" | "credit card credit"
+        | "refund" | "revenue" | "sale" | "receive payment" => TypeSays::Credit,
         "payment" if quickbooks => TypeSays::Credit,
         "credit card payment" => TypeSays::Exclude(ExclusionReason::CardBalancePayment),
         "transfer" if quickbooks => TypeSays::Exclude(ExclusionReason::OwnAccountTransfer),
         "transfer" => TypeSays::Transfer,
-        "journal entry" | "invoice" | "estimate" | "purchase order" | "sales order" | "credit memo"
-        | "statement charge" | "inventory qty adjust" | "delayed charge" | "delayed credit"
+        "journal entry"
+        | "invoice"
+        | "estimate"
+        | "purchase order"
+        | "sales order"
+        | "credit memo"
+        | "statement charge"
+        | "inventory qty adjust"
+        | "delayed charge"
+        | "delayed credit"
         | "time charge" => TypeSays::Exclude(ExclusionReason::NonCash),
         _ => return None,
     })
 }
 
 const OWN_ACCOUNT_MARKERS: &[&str] = &[
-    "own account", "between accounts", "internal transfer", "savings", "pocket", "vault",
-    "to main", "from main", "account transfer",
+    "own account",
+    "between accounts",
+    "internal transfer",
+    "savings",
+    "pocket",
+    "vault",
+    "to main",
+    "from main",
+    "account transfer",
 ];
 
 fn own_account_marker(text: &str) -> Option<&'static str> {
@@ -185,16 +238,36 @@ fn own_account_marker(text: &str) -> Option<&'static str> {
 }
 
 const CARD_BALANCE_PHRASES: &[&str] = &[
-    "payment to brex", "brex payment", "brex card payment", "payment to ramp", "ramp payment",
-    "payment - thank you", "payment thank you", "autopay payment", "amex epayment",
-    "american express payment", "credit card payment", "card balance payment",
+    "payment to brex",
+    "brex payment",
+    "brex card payment",
+    "payment to ramp",
+    "ramp payment",
+    "payment - thank you",
+    "payment thank you",
+    "autopay payment",
+    "amex epayment",
+    "american express payment",
+    "credit card payment",
+    "card balance payment",
 ];
 const OWN_TRANSFER_PHRASES: &[&str] = &[
-    "transfer to savings", "transfer from savings", "internal transfer", "transfer between accounts",
-    "own account transfer", "to own account", "online transfer to sav", "online transfer from sav",
+    "transfer to savings",
+    "transfer from savings",
+    "internal transfer",
+    "transfer between accounts",
+    "own account transfer",
+    "to own account",
+    "online transfer to sav",
+    "online transfer from sav",
 ];
 const TOP_UP_PHRASES: &[&str] = &["top-up", "top up", "topup", "money added", "added money"];
-const EXCHANGE_PHRASES: &[&str] = &["exchanged to", "exchanged from", "currency exchange", "fx exchange"];
+const EXCHANGE_PHRASES: &[&str] = &[
+    "exchanged to",
+    "exchanged from",
+    "currency exchange",
+    "fx exchange",
+];
 
 fn by_keywords(text: &str) -> Option<Decision> {
     let groups: [(&[&str], ExclusionReason); 4] = [
@@ -215,10 +288,17 @@ fn by_keywords(text: &str) -> Option<Decision> {
 /// without a usable date, so a vendor called "Total Solutions" is never mistaken for one.
 pub fn summary_row(first_cell: &str) -> Option<Decision> {
     let lower = first_cell.trim().to_ascii_lowercase();
-    let total = lower == "total" || lower.starts_with("total ") || lower.starts_with("grand total")
-        || lower.starts_with("subtotal") || lower.starts_with("sub-total") || lower == "totals";
+    let total = lower == "total"
+        || lower.starts_with("total ")
+        || lower.starts_with("grand total")
+        || lower.starts_with("subtotal")
+        || lower.starts_with("sub-total")
+        || lower == "totals";
     if total {
-        return Some(excluded(ExclusionReason::TotalRow, format!("row labelled \"{}\"", first_cell.trim())));
+        return Some(excluded(
+            ExclusionReason::TotalRow,
+            format!("row labelled \"{}\"", first_cell.trim()),
+        ));
     }
     balance_row(first_cell)
 }
@@ -226,20 +306,45 @@ pub fn summary_row(first_cell: &str) -> Option<Decision> {
 /// Whether a label marks an opening, closing or carried-forward balance row.
 pub fn balance_row(label: &str) -> Option<Decision> {
     let lower = label.trim().to_ascii_lowercase();
-    let balance = ["opening balance", "closing balance", "balance brought forward", "balance carried forward",
-        "balance b/f", "balance c/f", "starting balance", "ending balance", "beginning balance", "brought forward", "carried forward"];
-    balance
-        .iter()
-        .any(|b| lower.starts_with(b))
-        .then(|| excluded(ExclusionReason::BalanceRow, format!("row labelled \"{}\"", label.trim())))
+    let balance = [
+        "opening balance",
+        "closing balance",
+        "balance brought forward",
+        "balance carried forward",
+        "balance b/f",
+        "balance c/f",
+        "starting balance",
+        "ending balance",
+        "beginning balance",
+        "brought forward",
+        "carried forward",
+    ];
+    balance.iter().any(|b| lower.starts_with(b)).then(|| {
+        excluded(
+            ExclusionReason::BalanceRow,
+            format!("row labelled \"{}\"", label.trim()),
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn evidence(layout: Layout, kind: Option<&'static str>, text: &'static str, direction: Direction) -> Evidence<'static> {
-        Evidence { layout, kind, state: None, text, direction, exchange_only: false }
+    fn evidence(
+        layout: Layout,
+        kind: Option<&'static str>,
+        text: &'static str,
+        direction: Direction,
+    ) -> Evidence<'static> {
+        Evidence {
+            layout,
+            kind,
+            state: None,
+            text,
+            direction,
+            exchange_only: false,
+        }
     }
 
     fn reason(decision: Decision) -> Option<ExclusionReason> {
@@ -248,9 +353,17 @@ mod tests {
 
     #[test]
     fn state_beats_everything() {
-        let mut e = evidence(Layout::RevolutBusiness, Some("CARD_PAYMENT"), "coffee", Direction::Out);
+        let mut e = evidence(
+            Layout::RevolutBusiness,
+            Some("CARD_PAYMENT"),
+            "coffee",
+            Direction::Out,
+        );
         e.state = Some("REVERTED");
-        assert_eq!(reason(classify(&e)), Some(ExclusionReason::DeclinedOrFailed));
+        assert_eq!(
+            reason(classify(&e)),
+            Some(ExclusionReason::DeclinedOrFailed)
+        );
         e.state = Some("PENDING");
         assert_eq!(reason(classify(&e)), Some(ExclusionReason::Pending));
         e.state = Some("COMPLETED");
@@ -259,44 +372,123 @@ mod tests {
 
     #[test]
     fn quickbooks_types() {
-        let qb = |kind, direction| classify(&evidence(Layout::QuickbooksReport, Some(kind), "", direction));
+        let qb = |kind, direction| {
+            classify(&evidence(
+                Layout::QuickbooksReport,
+                Some(kind),
+                "",
+                direction,
+            ))
+        };
         assert_eq!(qb("Expense", Direction::In).0, TransactionClass::Spend);
         assert_eq!(qb("Deposit", Direction::Out).0, TransactionClass::Credit);
-        assert_eq!(reason(qb("Bill Payment (Check)", Direction::Out)), Some(ExclusionReason::BillPayment));
-        assert_eq!(reason(qb("Credit Card Payment", Direction::Out)), Some(ExclusionReason::CardBalancePayment));
-        assert_eq!(reason(qb("Transfer", Direction::Out)), Some(ExclusionReason::OwnAccountTransfer));
-        assert_eq!(reason(qb("Journal Entry", Direction::Out)), Some(ExclusionReason::NonCash));
+        assert_eq!(
+            reason(qb("Bill Payment (Check)", Direction::Out)),
+            Some(ExclusionReason::BillPayment)
+        );
+        assert_eq!(
+            reason(qb("Credit Card Payment", Direction::Out)),
+            Some(ExclusionReason::CardBalancePayment)
+        );
+        assert_eq!(
+            reason(qb("Transfer", Direction::Out)),
+            Some(ExclusionReason::OwnAccountTransfer)
+        );
+        assert_eq!(
+            reason(qb("Journal Entry", Direction::Out)),
+            Some(ExclusionReason::NonCash)
+        );
         assert_eq!(qb("Payment", Direction::Out).0, TransactionClass::Credit);
     }
 
     #[test]
     fn revolut_transfers_to_suppliers_are_spend() {
-        let rv = |kind, text, direction| classify(&evidence(Layout::RevolutBusiness, Some(kind), text, direction));
-        assert_eq!(rv("TRANSFER", "to acme supplies ltd", Direction::Out).0, TransactionClass::Spend);
-        assert_eq!(reason(rv("TRANSFER", "to eur", Direction::Out)), Some(ExclusionReason::OwnAccountTransfer));
-        assert_eq!(reason(rv("TRANSFER", "to savings pocket", Direction::Out)), Some(ExclusionReason::OwnAccountTransfer));
-        assert_eq!(reason(rv("TOPUP", "apple pay top-up", Direction::In)), Some(ExclusionReason::TopUp));
-        assert_eq!(reason(rv("EXCHANGE", "exchanged to eur", Direction::Out)), Some(ExclusionReason::CurrencyExchange));
-        assert_eq!(rv("CARD_REFUND", "amazon", Direction::In).0, TransactionClass::Credit);
-        assert_eq!(reason(rv("ATM", "cash", Direction::Out)), Some(ExclusionReason::CashWithdrawal));
+        let rv = |kind, text, direction| {
+            classify(&evidence(
+                Layout::RevolutBusiness,
+                Some(kind),
+                text,
+                direction,
+            ))
+        };
+        assert_eq!(
+            rv("TRANSFER", "to acme supplies ltd", Direction::Out).0,
+            TransactionClass::Spend
+        );
+        assert_eq!(
+            reason(rv("TRANSFER", "to eur", Direction::Out)),
+            Some(ExclusionReason::OwnAccountTransfer)
+        );
+        assert_eq!(
+            reason(rv("TRANSFER", "to savings pocket", Direction::Out)),
+            Some(ExclusionReason::OwnAccountTransfer)
+        );
+        assert_eq!(
+            reason(rv("TOPUP", "apple pay top-up", Direction::In)),
+            Some(ExclusionReason::TopUp)
+        );
+        assert_eq!(
+            reason(rv("EXCHANGE", "exchanged to eur", Direction::Out)),
+            Some(ExclusionReason::CurrencyExchange)
+        );
+        assert_eq!(
+            rv("CARD_REFUND", "amazon", Direction::In).0,
+            TransactionClass::Credit
+        );
+        assert_eq!(
+            reason(rv("ATM", "cash", Direction::Out)),
+            Some(ExclusionReason::CashWithdrawal)
+        );
     }
 
     #[test]
     fn keywords_and_direction() {
         let generic = |text, direction| classify(&evidence(Layout::Generic, None, text, direction));
-        assert_eq!(reason(generic("payment to brex", Direction::In)), Some(ExclusionReason::CardBalancePayment));
-        assert_eq!(reason(generic("internal transfer 1234", Direction::Out)), Some(ExclusionReason::OwnAccountTransfer));
-        assert_eq!(generic("acme ltd", Direction::Out).0, TransactionClass::Spend);
-        assert_eq!(generic("refund acme", Direction::In).0, TransactionClass::Credit);
-        assert_eq!(reason(generic("anything", Direction::Zero)), Some(ExclusionReason::ZeroAmount));
-        assert_eq!(reason(classify(&evidence(Layout::Brex, Some("Collection"), "", Direction::In))), Some(ExclusionReason::CardBalancePayment));
+        assert_eq!(
+            reason(generic("payment to brex", Direction::In)),
+            Some(ExclusionReason::CardBalancePayment)
+        );
+        assert_eq!(
+            reason(generic("internal transfer 1234", Direction::Out)),
+            Some(ExclusionReason::OwnAccountTransfer)
+        );
+        assert_eq!(
+            generic("acme ltd", Direction::Out).0,
+            TransactionClass::Spend
+        );
+        assert_eq!(
+            generic("refund acme", Direction::In).0,
+            TransactionClass::Credit
+        );
+        assert_eq!(
+            reason(generic("anything", Direction::Zero)),
+            Some(ExclusionReason::ZeroAmount)
+        );
+        assert_eq!(
+            reason(classify(&evidence(
+                Layout::Brex,
+                Some("Collection"),
+                "",
+                Direction::In
+            ))),
+            Some(ExclusionReason::CardBalancePayment)
+        );
     }
 
     #[test]
     fn summary_rows() {
-        assert_eq!(reason(summary_row("TOTAL").unwrap()), Some(ExclusionReason::TotalRow));
-        assert_eq!(reason(summary_row("Total for Office Expenses").unwrap()), Some(ExclusionReason::TotalRow));
-        assert_eq!(reason(summary_row("Opening Balance").unwrap()), Some(ExclusionReason::BalanceRow));
+        assert_eq!(
+            reason(summary_row("TOTAL").unwrap()),
+            Some(ExclusionReason::TotalRow)
+        );
+        assert_eq!(
+            reason(summary_row("Total for Office Expenses").unwrap()),
+            Some(ExclusionReason::TotalRow)
+        );
+        assert_eq!(
+            reason(summary_row("Opening Balance").unwrap()),
+            Some(ExclusionReason::BalanceRow)
+        );
         assert!(summary_row("Totally Coffee Ltd").is_none());
     }
 }

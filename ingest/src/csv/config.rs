@@ -100,7 +100,10 @@ impl ColumnMapping {
             path: path.display().to_string(),
             problem: format!("{e} (fields: date, amount, debit, credit, currency, vendor, description, memo, category, account, type, state, id, payment_method, card, employee, department, amount_sign)"),
         })?;
-        mapping.validate().map_err(|problem| ConfigError::Mapping { path: path.display().to_string(), problem })?;
+        mapping.validate().map_err(|problem| ConfigError::Mapping {
+            path: path.display().to_string(),
+            problem,
+        })?;
         Ok(mapping)
     }
 
@@ -164,7 +167,9 @@ impl RawImportOptions {
     pub fn validate(self) -> Result<CsvImportConfig, ConfigError> {
         let format = match self.format.as_deref() {
             None | Some("auto") => None,
-            Some(name) => Some(Layout::from_name(name).ok_or_else(|| ConfigError::Format(name.to_string()))?),
+            Some(name) => {
+                Some(Layout::from_name(name).ok_or_else(|| ConfigError::Format(name.to_string()))?)
+            }
         };
         let default_currency = match &self.currency {
             Some(code) => Currency::new(code)?,
@@ -175,7 +180,9 @@ impl RawImportOptions {
             format,
             date_order: self.date_order,
             default_currency,
-            amount_sign: self.amount_sign.or(self.mapping.as_ref().and_then(|m| m.amount_sign)),
+            amount_sign: self
+                .amount_sign
+                .or(self.mapping.as_ref().and_then(|m| m.amount_sign)),
             mapping: self.mapping,
             decimal: self.decimal,
             ingested_at: Utc::now(),
@@ -189,21 +196,48 @@ mod tests {
 
     #[test]
     fn validates_options() {
-        let ok = RawImportOptions { tenant: "acme".into(), format: Some("wave".into()), currency: Some("gbp".into()), ..Default::default() };
+        let ok = RawImportOptions {
+            tenant: "acme".into(),
+            format: Some("wave".into()),
+            currency: Some("gbp".into()),
+            ..Default::default()
+        };
         let config = ok.validate().unwrap();
         assert_eq!(config.format, Some(Layout::Wave));
         assert_eq!(config.default_currency.code(), "GBP");
-        let bad = RawImportOptions { tenant: "acme".into(), format: Some("excel".into()), ..Default::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("quickbooks-report"));
-        assert!(RawImportOptions { tenant: "a b".into(), ..Default::default() }.validate().is_err());
+        let bad = RawImportOptions {
+            tenant: "acme".into(),
+            format: Some("excel".into()),
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("quickbooks-report")
+        );
+        assert!(
+            RawImportOptions {
+                tenant: "a b".into(),
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]
     fn mapping_rejects_unknown_fields_and_missing_money() {
-        assert!(serde_json::from_str::<ColumnMapping>(r#"{"date":"D","amount":"A","colour":"x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ColumnMapping>(r#"{"date":"D","amount":"A","colour":"x"}"#)
+                .is_err()
+        );
         let mapping: ColumnMapping = serde_json::from_str(r#"{"date":"D"}"#).unwrap();
         assert!(mapping.validate().is_err());
-        let mapping: ColumnMapping = serde_json::from_str(r#"{"date":"D","debit":"Out","credit":"In","amount_sign":"spend-negative"}"#).unwrap();
+        let mapping: ColumnMapping = serde_json::from_str(
+            r#"{"date":"D","debit":"Out","credit":"In","amount_sign":"spend-negative"}"#,
+        )
+        .unwrap();
         assert!(mapping.validate().is_ok());
     }
 }

@@ -27,13 +27,17 @@ pub enum DateOrder {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     /// Not any supported form.
-    #[error("`{0}` is not a date (expected forms like 2024-01-31, 31/01/2024, 01/31/2024 or 31 Jan 2024)")]
+    #[error(
+        "`{0}` is not a date (expected forms like 2024-01-31, 31/01/2024, 01/31/2024 or 31 Jan 2024)"
+    )]
     Unrecognised(String),
     /// Recognised form, impossible calendar date.
     #[error("`{0}` is not a valid calendar date")]
     Invalid(String),
     /// A spreadsheet serial number instead of a date.
-    #[error("`{0}` looks like a spreadsheet serial number: format the column as dates before exporting")]
+    #[error(
+        "`{0}` looks like a spreadsheet serial number: format the column as dates before exporting"
+    )]
     SerialNumber(String),
 }
 
@@ -43,7 +47,11 @@ enum Shape {
     /// Year first or a named month: order-independent.
     Unambiguous,
     /// `a/b/year`: which of `a` and `b` is the day depends on the file.
-    Numeric { first: u32, second: u32, dotted: bool },
+    Numeric {
+        first: u32,
+        second: u32,
+        dotted: bool,
+    },
 }
 
 /// Day/month evidence gathered over a whole file.
@@ -83,7 +91,15 @@ pub enum OrderDecision {
 impl DateEvidence {
     /// Records one date cell found on `line`.
     pub fn observe(&mut self, line: u64, text: &str) {
-        let Ok((Shape::Numeric { first, second, dotted }, _)) = split_shape(text) else {
+        let Ok((
+            Shape::Numeric {
+                first,
+                second,
+                dotted,
+            },
+            _,
+        )) = split_shape(text)
+        else {
             return;
         };
         self.numeric += 1;
@@ -117,15 +133,18 @@ impl DateEvidence {
                 Some(_) if self.dotted == self.numeric => {
                     OrderDecision::Settled(Some(DateOrder::DayFirst))
                 }
-                Some(example) => OrderDecision::Ambiguous { example: example.clone() },
+                Some(example) => OrderDecision::Ambiguous {
+                    example: example.clone(),
+                },
                 None => OrderDecision::Settled(None),
             },
         }
     }
 }
 
-const MONTHS: [&str; 12] =
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 fn month_from_name(token: &str) -> Option<u32> {
     let lower = token.to_ascii_lowercase();
@@ -134,8 +153,18 @@ fn month_from_name(token: &str) -> Option<u32> {
         return None;
     }
     let full = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     if lower == "sept" {
         return Some(9);
@@ -174,7 +203,11 @@ fn split_shape(text: &str) -> Result<(Shape, Pieces), DateError> {
         None => Shape::Numeric {
             first: pieces.a,
             second: pieces.b,
-            dotted: text.trim().as_bytes().get(1..3).is_some_and(|s| s.contains(&b'.')),
+            dotted: text
+                .trim()
+                .as_bytes()
+                .get(1..3)
+                .is_some_and(|s| s.contains(&b'.')),
         },
     };
     Ok((shape, pieces))
@@ -191,7 +224,10 @@ fn pieces(text: &str) -> Result<Pieces, DateError> {
     // Drop a leading weekday ("Monday, ").
     if let Some(first) = rest.split([' ', ',']).next() {
         let lower = first.to_ascii_lowercase();
-        if lower.len() >= 3 && WEEKDAYS.iter().any(|w| lower.starts_with(w)) && month_from_name(first).is_none() {
+        if lower.len() >= 3
+            && WEEKDAYS.iter().any(|w| lower.starts_with(w))
+            && month_from_name(first).is_none()
+        {
             rest = rest[first.len()..].trim_start_matches([',', ' ']);
         }
     }
@@ -208,12 +244,28 @@ fn pieces(text: &str) -> Result<Pieces, DateError> {
             let (third, tail) = digits_prefix(&after_second[1..]);
             let number = |s: &str| s.parse::<u32>().map_err(|_| unrecognised());
             let time = parse_time_tail(tail).ok_or_else(unrecognised)?;
-            if lead.len() == 4 && (1..=2).contains(&second.len()) && (1..=2).contains(&third.len()) {
-                return Ok(Pieces { year: number(lead)?, a: number(second)?, b: number(third)?, a_is_month: Some(true), time });
+            if lead.len() == 4 && (1..=2).contains(&second.len()) && (1..=2).contains(&third.len())
+            {
+                return Ok(Pieces {
+                    year: number(lead)?,
+                    a: number(second)?,
+                    b: number(third)?,
+                    a_is_month: Some(true),
+                    time,
+                });
             }
-            if (1..=2).contains(&lead.len()) && (1..=2).contains(&second.len()) && matches!(third.len(), 2 | 4) {
+            if (1..=2).contains(&lead.len())
+                && (1..=2).contains(&second.len())
+                && matches!(third.len(), 2 | 4)
+            {
                 let year = expand_year(number(third)?, third.len());
-                return Ok(Pieces { year, a: number(lead)?, b: number(second)?, a_is_month: None, time });
+                return Ok(Pieces {
+                    year,
+                    a: number(lead)?,
+                    b: number(second)?,
+                    a_is_month: None,
+                    time,
+                });
             }
             return Err(unrecognised());
         }
@@ -239,8 +291,13 @@ fn named_month(text: &str) -> Option<Pieces> {
         }
         let day_like = token.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         let suffix = &token[day_like.len()..];
-        if !day_like.is_empty() && day_like.bytes().all(|b| b.is_ascii_digit())
-            && (suffix.is_empty() || matches!(suffix.to_ascii_lowercase().as_str(), "st" | "nd" | "rd" | "th"))
+        if !day_like.is_empty()
+            && day_like.bytes().all(|b| b.is_ascii_digit())
+            && (suffix.is_empty()
+                || matches!(
+                    suffix.to_ascii_lowercase().as_str(),
+                    "st" | "nd" | "rd" | "th"
+                ))
         {
             numbers.push((day_like.parse().ok()?, day_like.len()));
         } else if let Some(m) = month_from_name(token) {
@@ -261,7 +318,13 @@ fn named_month(text: &str) -> Option<Pieces> {
         Some(start) => Some(parse_time(&text[start..])?),
         None => None,
     };
-    Some(Pieces { year, a: month, b: day, a_is_month: Some(true), time })
+    Some(Pieces {
+        year,
+        a: month,
+        b: day,
+        a_is_month: Some(true),
+        time,
+    })
 }
 
 /// The part after a numeric date: empty, or `T`/space followed by a time.
@@ -277,7 +340,9 @@ fn parse_time_tail(tail: &str) -> Option<Option<NaiveTime>> {
 /// `13:45`, `13:45:12`, `13:45:12.345Z`, `1:45 PM`, `09:41:23 AM GMT-8`. Zones are ignored.
 fn parse_time(text: &str) -> Option<NaiveTime> {
     let text = text.trim();
-    let clock_end = text.find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.')).unwrap_or(text.len());
+    let clock_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.'))
+        .unwrap_or(text.len());
     let (clock, rest) = text.split_at(clock_end);
     let mut parts = clock.split(':');
     let hour: u32 = parts.next()?.parse().ok()?;
@@ -300,7 +365,10 @@ fn parse_time(text: &str) -> Option<NaiveTime> {
 /// Parses one cell given the file's order. `order` may be `None` only when the file has no
 /// order-dependent dates; an order-dependent cell then reads as day-first only if both
 /// readings agree (day equals month).
-pub fn parse_date(text: &str, order: Option<DateOrder>) -> Result<(NaiveDate, Option<NaiveTime>), DateError> {
+pub fn parse_date(
+    text: &str,
+    order: Option<DateOrder>,
+) -> Result<(NaiveDate, Option<NaiveTime>), DateError> {
     let pieces = pieces(text)?;
     let (month, day) = match (pieces.a_is_month, order) {
         (Some(_), _) => (pieces.a, pieces.b),
@@ -339,31 +407,58 @@ mod tests {
         assert_eq!(parse_date("3/4/24", month).unwrap().0, ymd(2024, 3, 4));
         assert_eq!(parse_date("15.01.2024", day).unwrap().0, ymd(2024, 1, 15));
         assert_eq!(parse_date("15 Jan 2024", None).unwrap().0, ymd(2024, 1, 15));
-        assert_eq!(parse_date("Jan 15, 2024", None).unwrap().0, ymd(2024, 1, 15));
+        assert_eq!(
+            parse_date("Jan 15, 2024", None).unwrap().0,
+            ymd(2024, 1, 15)
+        );
         assert_eq!(parse_date("15-Jan-24", None).unwrap().0, ymd(2024, 1, 15));
-        assert_eq!(parse_date("September 3rd 2023", None).unwrap().0, ymd(2023, 9, 3));
+        assert_eq!(
+            parse_date("September 3rd 2023", None).unwrap().0,
+            ymd(2023, 9, 3)
+        );
         assert_eq!(parse_date("Sept 3 2023", None).unwrap().0, ymd(2023, 9, 3));
     }
 
     #[test]
     fn reads_times() {
         let (date, time) = parse_date("2024-01-15T13:45:12.123Z", None).unwrap();
-        assert_eq!((date, time), (ymd(2024, 1, 15), NaiveTime::from_hms_opt(13, 45, 12)));
+        assert_eq!(
+            (date, time),
+            (ymd(2024, 1, 15), NaiveTime::from_hms_opt(13, 45, 12))
+        );
         let (_, time) = parse_date("2024-01-15 13:45", None).unwrap();
         assert_eq!(time, NaiveTime::from_hms_opt(13, 45, 0));
         let (date, time) = parse_date("Monday, Jan 01, 2024 09:41:23 PM GMT-8", None).unwrap();
-        assert_eq!((date, time), (ymd(2024, 1, 1), NaiveTime::from_hms_opt(21, 41, 23)));
+        assert_eq!(
+            (date, time),
+            (ymd(2024, 1, 1), NaiveTime::from_hms_opt(21, 41, 23))
+        );
         let (_, time) = parse_date("01/15/2024 12:05 AM", Some(DateOrder::MonthFirst)).unwrap();
         assert_eq!(time, NaiveTime::from_hms_opt(0, 5, 0));
     }
 
     #[test]
     fn rejects_clearly() {
-        assert!(matches!(parse_date("2024-02-30", None), Err(DateError::Invalid(_))));
-        assert!(matches!(parse_date("45306", None), Err(DateError::SerialNumber(_))));
-        assert!(matches!(parse_date("TOTAL", None), Err(DateError::Unrecognised(_))));
-        assert!(matches!(parse_date("03/04/2024", None), Err(DateError::Unrecognised(_))));
-        assert!(matches!(parse_date("2024-01-15 later", None), Err(DateError::Unrecognised(_))));
+        assert!(matches!(
+            parse_date("2024-02-30", None),
+            Err(DateError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_date("45306", None),
+            Err(DateError::SerialNumber(_))
+        ));
+        assert!(matches!(
+            parse_date("TOTAL", None),
+            Err(DateError::Unrecognised(_))
+        ));
+        assert!(matches!(
+            parse_date("03/04/2024", None),
+            Err(DateError::Unrecognised(_))
+        ));
+        assert!(matches!(
+            parse_date("2024-01-15 later", None),
+            Err(DateError::Unrecognised(_))
+        ));
         assert_eq!(parse_date("04/04/2024", None).unwrap().0, ymd(2024, 4, 4));
     }
 
@@ -371,16 +466,31 @@ mod tests {
     fn order_comes_from_the_whole_file() {
         let mut evidence = DateEvidence::default();
         evidence.observe(2, "03/04/2024");
-        assert!(matches!(evidence.decide(None), OrderDecision::Ambiguous { .. }));
-        assert_eq!(evidence.decide(Some(DateOrder::MonthFirst)), OrderDecision::Settled(Some(DateOrder::MonthFirst)));
+        assert!(matches!(
+            evidence.decide(None),
+            OrderDecision::Ambiguous { .. }
+        ));
+        assert_eq!(
+            evidence.decide(Some(DateOrder::MonthFirst)),
+            OrderDecision::Settled(Some(DateOrder::MonthFirst))
+        );
         evidence.observe(3, "13/04/2024");
-        assert_eq!(evidence.decide(None), OrderDecision::Settled(Some(DateOrder::DayFirst)));
+        assert_eq!(
+            evidence.decide(None),
+            OrderDecision::Settled(Some(DateOrder::DayFirst))
+        );
         evidence.observe(9, "04/13/2024");
-        assert!(matches!(evidence.decide(None), OrderDecision::Conflicting { .. }));
+        assert!(matches!(
+            evidence.decide(None),
+            OrderDecision::Conflicting { .. }
+        ));
 
         let mut dotted = DateEvidence::default();
         dotted.observe(2, "03.04.2024");
-        assert_eq!(dotted.decide(None), OrderDecision::Settled(Some(DateOrder::DayFirst)));
+        assert_eq!(
+            dotted.decide(None),
+            OrderDecision::Settled(Some(DateOrder::DayFirst))
+        );
 
         let mut iso = DateEvidence::default();
         iso.observe(2, "2024-03-04");

@@ -58,25 +58,218 @@ pub enum Role {
 
 /// Synonyms per role, most specific first. Names are compared after [`normalize_header`].
 const SYNONYMS: &[(Role, &[&str])] = &[
-    (Role::Date, &["transaction date", "date", "trans date", "txn date", "date completed (utc)", "completed date", "date completed", "booking date", "posted date", "posting date", "value date", "timestamp", "date started (utc)", "started date", "created", "created date", "clearing date"]),
-    (Role::Amount, &["amount", "transaction amount", "amount (one column)", "billing amount", "net amount", "value", "total amount", "amount in account currency"]),
-    (Role::Debit, &["debit", "debit amount", "debit amount (two column approach)", "paid out", "money out", "withdrawal", "withdrawals", "spent", "outflow", "out"]),
-    (Role::Credit, &["credit", "credit amount", "credit amount (two column approach)", "paid in", "money in", "deposit", "deposits", "received", "inflow", "in"]),
-    (Role::Currency, &["currency", "payment currency", "currency code", "ccy", "transaction currency", "account currency"]),
-    (Role::Vendor, &["vendor", "supplier", "merchant", "merchant name", "payee", "counterparty", "counterparty name", "beneficiary", "vendor name", "supplier name", "name", "payee name", "payer", "reference"]),
-    (Role::Description, &["description", "transaction description", "details", "narrative", "particulars", "transaction details", "memo/description"]),
-    (Role::Memo, &["memo", "notes", "note", "comment", "comments", "memo/description", "transaction line description", "notes / memo"]),
-    (Role::Category, &["category", "expense category", "spend category", "ramp category", "brex category", "category name", "accounting category", "gl category"]),
-    (Role::Account, &["account", "account name", "account description", "gl account", "ledger account", "account id", "split"]),
+    (
+        Role::Date,
+        &[
+            "transaction date",
+            "date",
+            "trans date",
+            "txn date",
+            "date completed (utc)",
+            "completed date",
+            "date completed",
+            "booking date",
+            "posted date",
+            "posting date",
+            "value date",
+            "timestamp",
+            "date started (utc)",
+            "started date",
+            "created",
+            "created date",
+            "clearing date",
+        ],
+    ),
+    (
+        Role::Amount,
+        &[
+            "amount",
+            "transaction amount",
+            "amount (one column)",
+            "billing amount",
+            "net amount",
+            "value",
+            "total amount",
+            "amount in account currency",
+        ],
+    ),
+    (
+        Role::Debit,
+        &[
+            "debit",
+            "debit amount",
+            "debit amount (two column approach)",
+            "paid out",
+            "money out",
+            "withdrawal",
+            "withdrawals",
+            "spent",
+            "outflow",
+            "out",
+        ],
+    ),
+    (
+        Role::Credit,
+        &[
+            "credit",
+            "credit amount",
+            "credit amount (two column approach)",
+            "paid in",
+            "money in",
+            "deposit",
+            "deposits",
+            "received",
+            "inflow",
+            "in",
+        ],
+    ),
+    (
+        Role::Currency,
+        &[
+            "currency",
+            "payment currency",
+            "currency code",
+            "ccy",
+            "transaction currency",
+            "account currency",
+        ],
+    ),
+    (
+        Role::Vendor,
+        &[
+            "vendor",
+            "supplier",
+            "merchant",
+            "merchant name",
+            "payee",
+            "counterparty",
+            "counterparty name",
+            "beneficiary",
+            "vendor name",
+            "supplier name",
+            "name",
+            "payee name",
+            "payer",
+            "reference",
+        ],
+    ),
+    (
+        Role::Description,
+        &[
+            "description",
+            "transaction description",
+            "details",
+            "narrative",
+            "particulars",
+            "transaction details",
+            "memo/description",
+        ],
+    ),
+    (
+        Role::Memo,
+        &[
+            "memo",
+            "notes",
+            "note",
+            "comment",
+            "comments",
+            "memo/description",
+            "transaction line description",
+            "notes / memo",
+        ],
+    ),
+    (
+        Role::Category,
+        &[
+            "category",
+            "expense category",
+            "spend category",
+            "ramp category",
+            "brex category",
+            "category name",
+            "accounting category",
+            "gl category",
+        ],
+    ),
+    (
+        Role::Account,
+        &[
+            "account",
+            "account name",
+            "account description",
+            "gl account",
+            "ledger account",
+            "account id",
+            "split",
+        ],
+    ),
     (Role::Type, &["transaction type", "type", "txn type"]),
     (Role::State, &["state", "status", "transaction status"]),
-    (Role::Id, &["transaction id", "id", "txn id", "reference number", "transaction reference", "expense id", "num"]),
-    (Role::PaymentMethod, &["payment method", "method", "payment type"]),
-    (Role::Card, &["card last 4", "card last four", "last 4", "last four", "card number", "card"]),
-    (Role::Employee, &["employee", "cardholder", "card holder", "card member", "user", "spender", "from", "employee name", "submitter"]),
-    (Role::Department, &["department", "dept", "class", "cost center", "cost centre", "team"]),
-    (Role::OriginalAmount, &["orig amount", "original amount", "foreign amount", "foreign spend amount"]),
-    (Role::OriginalCurrency, &["orig currency", "original currency", "foreign currency"]),
+    (
+        Role::Id,
+        &[
+            "transaction id",
+            "id",
+            "txn id",
+            "reference number",
+            "transaction reference",
+            "expense id",
+            "num",
+        ],
+    ),
+    (
+        Role::PaymentMethod,
+        &["payment method", "method", "payment type"],
+    ),
+    (
+        Role::Card,
+        &[
+            "card last 4",
+            "card last four",
+            "last 4",
+            "last four",
+            "card number",
+            "card",
+        ],
+    ),
+    (
+        Role::Employee,
+        &[
+            "employee",
+            "cardholder",
+            "card holder",
+            "card member",
+            "user",
+            "spender",
+            "from",
+            "employee name",
+            "submitter",
+        ],
+    ),
+    (
+        Role::Department,
+        &[
+            "department",
+            "dept",
+            "class",
+            "cost center",
+            "cost centre",
+            "team",
+        ],
+    ),
+    (
+        Role::OriginalAmount,
+        &[
+            "orig amount",
+            "original amount",
+            "foreign amount",
+            "foreign spend amount",
+        ],
+    ),
+    (
+        Role::OriginalCurrency,
+        &["orig currency", "original currency", "foreign currency"],
+    ),
     (Role::Fee, &["fee"]),
     (Role::Exchange, &["exchange out", "exchange in"]),
 ];
@@ -180,24 +373,87 @@ impl Layout {
         let has = |name: &str| headers.has(name);
         let any = |names: &[&str]| names.iter().any(|n| headers.has(n));
         match self {
-            Layout::RevolutBusiness => any(&["date started (utc)", "date completed (utc)"]) && has("amount") && has("state"),
+            Layout::RevolutBusiness => {
+                any(&["date started (utc)", "date completed (utc)"])
+                    && has("amount")
+                    && has("state")
+            }
             Layout::Revolut => {
-                (has("started date") && has("completed date") && has("amount") && has("state") && has("type"))
+                (has("started date")
+                    && has("completed date")
+                    && has("amount")
+                    && has("state")
+                    && has("type"))
                     || (has("completed date") && has("paid out") && has("paid in"))
             }
-            Layout::Expensify => has("merchant") && has("amount") && any(&["reimbursable", "receipt", "receipt url", "mcc"]),
-            Layout::XeroImport => headers.raw_required.iter().any(|n| n == "date") && headers.raw_required.iter().any(|n| n == "amount"),
-            Layout::QuickbooksReport => {
-                has("transaction type") && has("date") && has("amount")
-                    && (headers.leading_blank || any(&["num", "split", "name", "memo/description", "posting"]))
+            Layout::Expensify => {
+                has("merchant")
+                    && has("amount")
+                    && any(&["reimbursable", "receipt", "receipt url", "mcc"])
             }
-            Layout::QuickbooksBank => headers.names.len() == 4 && has("date") && has("description") && has("credit") && has("debit"),
-            Layout::Wave => has("transaction date") && any(&["transaction description", "account name"]) && headers.has_role_name(Role::Amount),
-            Layout::Ramp => any(&["merchant", "merchant name"]) && has("amount") && any(&["user", "cardholder", "card holder"]) && any(&["ramp category", "card", "card last 4", "last 4"]) && !has("posted date"),
-            Layout::Brex => has("posted date") && has("amount") && any(&["description", "merchant"]) && any(&["user", "cardholder", "card member", "card last four", "card last 4", "brex category"]),
-            Layout::XeroStatement => has("date") && has("amount") && any(&["payee", "counterparty"]) && any(&["reference", "transaction id", "account id", "cheque no.", "check number"]),
-            Layout::BankSplit => headers.has_role_name(Role::Date) && headers.has_role_name(Role::Debit) && headers.has_role_name(Role::Credit),
-            Layout::Generic => headers.has_role_name(Role::Date) && headers.has_role_name(Role::Amount),
+            Layout::XeroImport => {
+                headers.raw_required.iter().any(|n| n == "date")
+                    && headers.raw_required.iter().any(|n| n == "amount")
+            }
+            Layout::QuickbooksReport => {
+                has("transaction type")
+                    && has("date")
+                    && has("amount")
+                    && (headers.leading_blank
+                        || any(&["num", "split", "name", "memo/description", "posting"]))
+            }
+            Layout::QuickbooksBank => {
+                headers.names.len() == 4
+                    && has("date")
+                    && has("description")
+                    && has("credit")
+                    && has("debit")
+            }
+            Layout::Wave => {
+                has("transaction date")
+                    && any(&["transaction description", "account name"])
+                    && headers.has_role_name(Role::Amount)
+            }
+            Layout::Ramp => {
+                any(&["merchant", "merchant name"])
+                    && has("amount")
+                    && any(&["user", "cardholder", "card holder"])
+                    && any(&["ramp category", "card", "card last 4", "last 4"])
+                    && !has("posted date")
+            }
+            Layout::Brex => {
+                has("posted date")
+                    && has("amount")
+                    && any(&["description", "merchant"])
+                    && any(&[
+                        "user",
+                        "cardholder",
+                        "card member",
+                        "card last four",
+                        "card last 4",
+                        "brex category",
+                    ])
+            }
+            Layout::XeroStatement => {
+                has("date")
+                    && has("amount")
+                    && any(&["payee", "counterparty"])
+                    && any(&[
+                        "reference",
+                        "transaction id",
+                        "account id",
+                        "cheque no.",
+                        "check number",
+                    ])
+            }
+            Layout::BankSplit => {
+                headers.has_role_name(Role::Date)
+                    && headers.has_role_name(Role::Debit)
+                    && headers.has_role_name(Role::Credit)
+            }
+            Layout::Generic => {
+                headers.has_role_name(Role::Date) && headers.has_role_name(Role::Amount)
+            }
             Layout::Mapped => false,
         }
     }
@@ -229,7 +485,11 @@ pub fn normalize_header(raw: &str) -> String {
         previous_lower = c.is_lowercase();
         spaced.push(if c == '_' { ' ' } else { c });
     }
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    spaced
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 impl Headers {
@@ -248,7 +508,12 @@ impl Headers {
             currency_hints.push(hint);
         }
         let leading_blank = names.first().is_some_and(String::is_empty) && names.len() > 1;
-        Headers { names, currency_hints, raw_required, leading_blank }
+        Headers {
+            names,
+            currency_hints,
+            raw_required,
+            leading_blank,
+        }
     }
 
     fn has(&self, name: &str) -> bool {
@@ -263,13 +528,19 @@ impl Headers {
     pub fn column_for(&self, role: Role, taken: &[usize]) -> Option<usize> {
         let synonyms = SYNONYMS.iter().find(|(r, _)| *r == role).map(|(_, s)| *s)?;
         synonyms.iter().find_map(|synonym| {
-            self.names.iter().enumerate().find_map(|(i, name)| (name == synonym && !taken.contains(&i)).then_some(i))
+            self.names
+                .iter()
+                .enumerate()
+                .find_map(|(i, name)| (name == synonym && !taken.contains(&i)).then_some(i))
         })
     }
 
     /// Detects the layout, if any signature matches.
     pub fn detect(&self) -> Option<Layout> {
-        Layout::ALL.iter().copied().find(|layout| layout.matches(self))
+        Layout::ALL
+            .iter()
+            .copied()
+            .find(|layout| layout.matches(self))
     }
 
     /// Assigns every role it can, each column to at most one role.
@@ -278,10 +549,27 @@ impl Headers {
         let mut taken = Vec::new();
         // Order matters: specific roles claim their columns before the looser ones.
         let mut order = vec![
-            Role::Date, Role::Amount, Role::Debit, Role::Credit, Role::Currency, Role::Type,
-            Role::State, Role::Id, Role::Category, Role::Employee, Role::Card, Role::PaymentMethod,
-            Role::Department, Role::OriginalAmount, Role::OriginalCurrency, Role::Fee,
-            Role::Description, Role::Memo, Role::Account, Role::Vendor, Role::Exchange,
+            Role::Date,
+            Role::Amount,
+            Role::Debit,
+            Role::Credit,
+            Role::Currency,
+            Role::Type,
+            Role::State,
+            Role::Id,
+            Role::Category,
+            Role::Employee,
+            Role::Card,
+            Role::PaymentMethod,
+            Role::Department,
+            Role::OriginalAmount,
+            Role::OriginalCurrency,
+            Role::Fee,
+            Role::Description,
+            Role::Memo,
+            Role::Account,
+            Role::Vendor,
+            Role::Exchange,
         ];
         if layout == Layout::RevolutBusiness {
             // Revolut Business: `Total amount` includes the fee; `Reference` is a free-text
@@ -398,21 +686,80 @@ mod tests {
 
     #[test]
     fn detects_known_layouts() {
-        assert_eq!(detect(",Date,Transaction Type,Num,Name,Memo/Description,Account,Split,Amount"), Some(Layout::QuickbooksReport));
-        assert_eq!(detect("Date,Transaction Type,Description,Name,Memo/Description,Account,Class,Amount"), Some(Layout::QuickbooksReport));
-        assert_eq!(detect("Date,Description,Credit,Debit"), Some(Layout::QuickbooksBank));
-        assert_eq!(detect("*Date,*Amount,Payee,Description,Reference,Check Number"), Some(Layout::XeroImport));
-        assert_eq!(detect("Date,Account ID,Amount,Total,Counterparty,Counterparty Account Number,Payment Method,Transaction ID,Description,Product,Category,State"), Some(Layout::XeroStatement));
-        assert_eq!(detect("Transaction Date,Account,Transaction Description,Amount (USD)"), Some(Layout::Wave));
-        assert_eq!(detect("Type,Product,Started Date,Completed Date,Description,Amount,Fee,Currency,State,Balance"), Some(Layout::Revolut));
-        assert_eq!(detect("Completed Date,Reference,Paid Out (GBP),Paid In (GBP),Exchange Out,Exchange In,Balance (GBP),Category,Notes"), Some(Layout::Revolut));
-        assert_eq!(detect("Date started (UTC),Date completed (UTC),ID,Type,State,Description,Reference,Payer,Card number,Orig currency,Orig amount,Payment currency,Amount,Fee,Balance,Account"), Some(Layout::RevolutBusiness));
-        assert_eq!(detect("Timestamp,Merchant,Amount,MCC,Category,Tag,Comment,Reimbursable,Original Currency,Original Amount,Receipt"), Some(Layout::Expensify));
-        assert_eq!(detect("Transaction Date,Posted Date,Description,Amount,Currency,Category,User,Card Last Four,Status"), Some(Layout::Brex));
-        assert_eq!(detect("Transaction Date,Merchant,Amount,Currency,User,Card,Ramp Category,Memo,Department"), Some(Layout::Ramp));
-        assert_eq!(detect("Date,Description,Paid Out,Paid In,Balance"), Some(Layout::BankSplit));
-        assert_eq!(detect("Date,Description,Amount,Category"), Some(Layout::Generic));
-        assert_eq!(detect("ID,VendorID,Vendor,AccountCode,AccountDescription,DocNo,Amount,Date,Source"), Some(Layout::Generic));
+        assert_eq!(
+            detect(",Date,Transaction Type,Num,Name,Memo/Description,Account,Split,Amount"),
+            Some(Layout::QuickbooksReport)
+        );
+        assert_eq!(
+            detect("Date,Transaction Type,Description,Name,Memo/Description,Account,Class,Amount"),
+            Some(Layout::QuickbooksReport)
+        );
+        assert_eq!(
+            detect("Date,Description,Credit,Debit"),
+            Some(Layout::QuickbooksBank)
+        );
+        assert_eq!(
+            detect("*Date,*Amount,Payee,Description,Reference,Check Number"),
+            Some(Layout::XeroImport)
+        );
+        assert_eq!(
+            detect(
+                "Date,Account ID,Amount,Total,Counterparty,Counterparty Account Number,Payment Method,Transaction ID,Description,Product,Category,State"
+            ),
+            Some(Layout::XeroStatement)
+        );
+        assert_eq!(
+            detect("Transaction Date,Account,Transaction Description,Amount (USD)"),
+            Some(Layout::Wave)
+        );
+        assert_eq!(
+            detect(
+                "Type,Product,Started Date,Completed Date,Description,Amount,Fee,Currency,State,Balance"
+            ),
+            Some(Layout::Revolut)
+        );
+        assert_eq!(
+            detect(
+                "Completed Date,Reference,Paid Out (GBP),Paid In (GBP),Exchange Out,Exchange In,Balance (GBP),Category,Notes"
+            ),
+            Some(Layout::Revolut)
+        );
+        assert_eq!(
+            detect(
+                "Date started (UTC),Date completed (UTC),ID,Type,State,Description,Reference,Payer,Card number,Orig currency,Orig amount,Payment currency,Amount,Fee,Balance,Account"
+            ),
+            Some(Layout::RevolutBusiness)
+        );
+        assert_eq!(
+            detect(
+                "Timestamp,Merchant,Amount,MCC,Category,Tag,Comment,Reimbursable,Original Currency,Original Amount,Receipt"
+            ),
+            Some(Layout::Expensify)
+        );
+        assert_eq!(
+            detect(
+                "Transaction Date,Posted Date,Description,Amount,Currency,Category,User,Card Last Four,Status"
+            ),
+            Some(Layout::Brex)
+        );
+        assert_eq!(
+            detect(
+                "Transaction Date,Merchant,Amount,Currency,User,Card,Ramp Category,Memo,Department"
+            ),
+            Some(Layout::Ramp)
+        );
+        assert_eq!(
+            detect("Date,Description,Paid Out,Paid In,Balance"),
+            Some(Layout::BankSplit)
+        );
+        assert_eq!(
+            detect("Date,Description,Amount,Category"),
+            Some(Layout::Generic)
+        );
+        assert_eq!(
+            detect("ID,VendorID,Vendor,AccountCode,AccountDescription,DocNo,Amount,Date,Source"),
+            Some(Layout::Generic)
+        );
         assert_eq!(detect("Description,Notes"), None);
     }
 
@@ -426,6 +773,9 @@ mod tests {
         assert_eq!(columns.credit, Some(3));
         assert_eq!(columns.memo, Some(8));
         assert_eq!(columns.exchange_out, Some(4));
-        assert_eq!(headers.currency_hints[2].map(|c| c.code().to_string()), Some("GBP".into()));
+        assert_eq!(
+            headers.currency_hints[2].map(|c| c.code().to_string()),
+            Some("GBP".into())
+        );
     }
 }

@@ -38,7 +38,11 @@ pub fn detect_encoding(path: &Path) -> io::Result<TextEncoding> {
         _ => {}
     }
     let file = File::open(path)?;
-    Ok(if is_valid_utf8(file)? { TextEncoding::Utf8 } else { TextEncoding::Windows1252 })
+    Ok(if is_valid_utf8(file)? {
+        TextEncoding::Utf8
+    } else {
+        TextEncoding::Windows1252
+    })
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -125,7 +129,10 @@ pub fn detect_delimiter(sample: &[u8]) -> u8 {
                 *counts.entry(record.len()).or_default() += 1;
             }
         }
-        if let Some((&fields, &rows)) = counts.iter().max_by_key(|(fields, rows)| (**rows, **fields)) {
+        if let Some((&fields, &rows)) = counts
+            .iter()
+            .max_by_key(|(fields, rows)| (**rows, **fields))
+        {
             if rows > best.1 || (rows == best.1 && fields > best.2) {
                 best = (delimiter, rows, fields);
             }
@@ -149,7 +156,10 @@ mod tests {
         let file = write(bytes);
         let encoding = detect_encoding(file.path()).unwrap();
         let mut text = String::new();
-        open_utf8(file.path(), encoding).unwrap().read_to_string(&mut text).unwrap();
+        open_utf8(file.path(), encoding)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         text
     }
 
@@ -158,9 +168,15 @@ mod tests {
         assert_eq!(decoded("Café,1".as_bytes()), "Café,1");
         assert_eq!(decoded(b"\xEF\xBB\xBFCaf\xC3\xA9,1"), "Café,1");
         assert_eq!(decoded(b"Caf\xE9,\x801"), "Café,€1");
-        let utf16le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("Café,1".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        let utf16le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("Café,1".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
         assert_eq!(decoded(&utf16le), "Café,1");
-        let utf16be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("Café,1".encode_utf16().flat_map(|u| u.to_be_bytes())).collect();
+        let utf16be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("Café,1".encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .collect();
         assert_eq!(decoded(&utf16be), "Café,1");
     }
 
@@ -176,9 +192,18 @@ mod tests {
 
     #[test]
     fn delimiters() {
-        assert_eq!(detect_delimiter(b"Date;Amount;Note\n01.02.2024;1,50;a,b\n"), b';');
+        assert_eq!(
+            detect_delimiter(b"Date;Amount;Note\n01.02.2024;1,50;a,b\n"),
+            b';'
+        );
         assert_eq!(detect_delimiter(b"Date\tAmount\n2024-01-01\t1.50\n"), b'\t');
-        assert_eq!(detect_delimiter(b"Date|Amount|x\n2024-01-01|1.50|y\n"), b'|');
-        assert_eq!(detect_delimiter(b"Title\n\nDate,Amount\n2024-01-01,\"1,50\"\n"), b',');
+        assert_eq!(
+            detect_delimiter(b"Date|Amount|x\n2024-01-01|1.50|y\n"),
+            b'|'
+        );
+        assert_eq!(
+            detect_delimiter(b"Title\n\nDate,Amount\n2024-01-01,\"1,50\"\n"),
+            b','
+        );
     }
 }

@@ -29,8 +29,8 @@ use super::config::{ColumnMapping, CsvImportConfig};
 use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
 use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
 use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
-use crate::normalize::{categorize, normalize_vendor};
 use crate::IngestError;
+use crate::normalize::{categorize, normalize_vendor};
 
 /// How many records may precede the header (report titles, export notes).
 const HEADER_SEARCH_LIMIT: usize = 50;
@@ -102,15 +102,24 @@ pub struct CsvSource {
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io { path: path.display().to_string(), source }
+    move |source| IngestError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn csv_error(path: &Path) -> impl Fn(csv::Error) -> IngestError + '_ {
-    move |source| IngestError::Csv { path: path.display().to_string(), source }
+    move |source| IngestError::Csv {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn cell(record: &StringRecord, index: Option<usize>) -> Option<&str> {
-    index.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty())
+    index
+        .and_then(|i| record.get(i))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn is_blank(record: &StringRecord) -> bool {
@@ -121,12 +130,21 @@ impl CsvSource {
     /// Plans the file: encoding, delimiter, header, layout and file-wide conventions.
     pub fn open(path: &Path, config: &CsvImportConfig) -> Result<Self, IngestError> {
         let encoding = detect_encoding(path).map_err(io_error(path))?;
-        let head = sample(open_utf8(path, encoding).map_err(io_error(path))?, 64 * 1024).map_err(io_error(path))?;
+        let head = sample(
+            open_utf8(path, encoding).map_err(io_error(path))?,
+            64 * 1024,
+        )
+        .map_err(io_error(path))?;
         if head.iter().all(u8::is_ascii_whitespace) {
-            return Err(IngestError::Empty { path: path.display().to_string() });
+            return Err(IngestError::Empty {
+                path: path.display().to_string(),
+            });
         }
         let delimiter = detect_delimiter(&head);
-        let mut reader = reader(open_utf8(path, encoding).map_err(io_error(path))?, delimiter);
+        let mut reader = reader(
+            open_utf8(path, encoding).map_err(io_error(path))?,
+            delimiter,
+        );
         let mut record = StringRecord::new();
         let (header_record_index, header_line, headers_raw, layout_kind, columns) =
             find_header(&mut reader, &mut record, config, path)?;
@@ -147,8 +165,16 @@ impl CsvSource {
             date_runs_contiguous: true,
         };
         scan(&mut reader, &mut record, config, &mut plan, path)?;
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        Ok(CsvSource { path: path.to_path_buf(), name, config: config.clone(), plan })
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            name,
+            config: config.clone(),
+            plan,
+        })
     }
 
     /// The plan decided for this file.
@@ -163,11 +189,17 @@ impl CsvSource {
 
     /// Reads the rows (second pass). Each item is one row's outcome.
     pub fn rows(&self) -> Result<Rows<'_>, IngestError> {
-        let mut reader = reader(open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?, self.plan.delimiter as u8);
+        let mut reader = reader(
+            open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?,
+            self.plan.delimiter as u8,
+        );
         let mut record = StringRecord::new();
         let mut skipped = 0;
         while skipped <= self.plan.header_record_index {
-            if !reader.read_record(&mut record).map_err(csv_error(&self.path))? {
+            if !reader
+                .read_record(&mut record)
+                .map_err(csv_error(&self.path))?
+            {
                 break;
             }
             if !is_blank(&record) {
@@ -212,7 +244,9 @@ fn find_header(
         let found = match (&config.mapping, config.format) {
             (Some(mapping), _) => mapped_columns(&headers, mapping).map(|c| (Layout::Mapped, c)),
             (None, Some(layout)) => Some((layout, headers.assign_roles(layout))),
-            (None, None) => headers.detect().map(|layout| (layout, headers.assign_roles(layout))),
+            (None, None) => headers
+                .detect()
+                .map(|layout| (layout, headers.assign_roles(layout))),
         };
         if let Some((layout, columns)) = found.filter(|(_, c)| c.date.is_some() && c.has_money()) {
             let raw = record.iter().map(|c| c.trim().to_string()).collect();
@@ -232,7 +266,12 @@ fn mapped_columns(headers: &Headers, mapping: &ColumnMapping) -> Option<Columns>
             None => Ok(None),
             Some(name) => {
                 let wanted = normalize_header(name);
-                headers.names.iter().position(|n| *n == wanted).map(Some).ok_or(())
+                headers
+                    .names
+                    .iter()
+                    .position(|n| *n == wanted)
+                    .map(Some)
+                    .ok_or(())
             }
         }
     };
@@ -301,9 +340,16 @@ fn scan(
     plan.date_order = match dates.decide(config.date_order) {
         OrderDecision::Settled(order) => order,
         OrderDecision::Ambiguous { example } => {
-            return Err(IngestError::AmbiguousDates { path: path.display().to_string(), line: example.0, example: example.1 });
+            return Err(IngestError::AmbiguousDates {
+                path: path.display().to_string(),
+                line: example.0,
+                example: example.1,
+            });
         }
-        OrderDecision::Conflicting { day_first, month_first } => {
+        OrderDecision::Conflicting {
+            day_first,
+            month_first,
+        } => {
             return Err(IngestError::ConflictingDates {
                 path: path.display().to_string(),
                 day_first_line: day_first.0,
@@ -313,16 +359,30 @@ fn scan(
             });
         }
     };
-    let fallback = if plan.delimiter == ';' { DecimalSeparator::Comma } else { DecimalSeparator::Point };
+    let fallback = if plan.delimiter == ';' {
+        DecimalSeparator::Comma
+    } else {
+        DecimalSeparator::Point
+    };
     plan.decimal = config.decimal.unwrap_or_else(|| decimals.decide(fallback));
     plan.amount_sign = config
         .amount_sign
         .or(plan.layout_kind.amount_sign())
-        .unwrap_or(if negative > positive { AmountSign::SpendNegative } else { AmountSign::SpendPositive });
+        .unwrap_or(if negative > positive {
+            AmountSign::SpendNegative
+        } else {
+            AmountSign::SpendPositive
+        });
     let hinted = [columns.amount, columns.debit, columns.credit]
         .into_iter()
         .flatten()
-        .find_map(|i| Headers::new(plan.headers_raw.iter().map(String::as_str)).currency_hints.get(i).copied().flatten());
+        .find_map(|i| {
+            Headers::new(plan.headers_raw.iter().map(String::as_str))
+                .currency_hints
+                .get(i)
+                .copied()
+                .flatten()
+        });
     plan.currency = hinted.unwrap_or(config.default_currency);
     Ok(())
 }
@@ -355,7 +415,10 @@ impl Iterator for Rows<'_> {
                 Ok(true) if is_blank(&self.record) => continue,
                 Ok(true) => return Some(Ok(self.outcome())),
                 Err(source) => {
-                    return Some(Err(IngestError::Csv { path: self.source.path.display().to_string(), source }));
+                    return Some(Err(IngestError::Csv {
+                        path: self.source.path.display().to_string(),
+                        source,
+                    }));
                 }
             }
         }
@@ -383,14 +446,22 @@ impl Rows<'_> {
         let columns = &plan.columns;
         let record = &self.record;
         let header_len = plan.headers_raw.len();
-        if record.len() > header_len && record.iter().skip(header_len).any(|c| !c.trim().is_empty()) {
-            return Err((None, format!(
-                "row has {} fields but the header has {header_len}: a value probably contains an unquoted `{}`; quote it",
-                record.len(),
-                plan.delimiter
-            )));
+        if record.len() > header_len && record.iter().skip(header_len).any(|c| !c.trim().is_empty())
+        {
+            return Err((
+                None,
+                format!(
+                    "row has {} fields but the header has {header_len}: a value probably contains an unquoted `{}`; quote it",
+                    record.len(),
+                    plan.delimiter
+                ),
+            ));
         }
-        let first_cell = record.iter().map(str::trim).find(|c| !c.is_empty()).unwrap_or_default();
+        let first_cell = record
+            .iter()
+            .map(str::trim)
+            .find(|c| !c.is_empty())
+            .unwrap_or_default();
         let label = cell(record, columns.vendor).or(cell(record, columns.description));
         let date_text = cell(record, columns.date);
         let parsed_date = date_text.map(|text| parse_date(text, plan.date_order));
@@ -402,18 +473,30 @@ impl Rows<'_> {
             if let Some(Err(error)) = parsed_date {
                 return Err((columns.date, error.to_string()));
             }
-            let has_money = [columns.amount, columns.debit, columns.credit, columns.exchange_out, columns.exchange_in]
-                .into_iter()
-                .any(|i| cell(record, i).is_some());
+            let has_money = [
+                columns.amount,
+                columns.debit,
+                columns.credit,
+                columns.exchange_out,
+                columns.exchange_in,
+            ]
+            .into_iter()
+            .any(|i| cell(record, i).is_some());
             if has_money {
-                return Err((columns.date, "date is empty: every transaction needs a date".into()));
+                return Err((
+                    columns.date,
+                    "date is empty: every transaction needs a date".into(),
+                ));
             }
             if record.iter().filter(|c| !c.trim().is_empty()).count() == 1 {
                 self.current_section = Some(first_cell.to_string());
             }
             let exclusion = Exclusion {
                 reason: ExclusionReason::ReportLayout,
-                detail: format!("row without date or amount: \"{}\"", truncate(first_cell, 60)),
+                detail: format!(
+                    "row without date or amount: \"{}\"",
+                    truncate(first_cell, 60)
+                ),
             };
             return Ok(RowOutcome::Skipped { line, exclusion });
         };
@@ -423,12 +506,16 @@ impl Rows<'_> {
 
         let currency = self.row_currency()?;
         let money = self.read_money(currency)?;
-        let text = [label, cell(record, columns.description), cell(record, columns.memo)]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
+        let text = [
+            label,
+            cell(record, columns.description),
+            cell(record, columns.memo),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
         let (class, exclusion) = classify(&Evidence {
             layout: plan.layout_kind,
             kind: cell(record, columns.kind),
@@ -456,15 +543,27 @@ impl Rows<'_> {
         let read = |index: Option<usize>| -> Result<Option<ParsedAmount>, RowError> {
             match cell(record, index) {
                 None => Ok(None),
-                Some(text) => parse_amount(text, plan.decimal, currency).map_err(|e| (index, e.to_string())),
+                Some(text) => {
+                    parse_amount(text, plan.decimal, currency).map_err(|e| (index, e.to_string()))
+                }
             }
         };
-        let check_currency = |parsed: &ParsedAmount, index: Option<usize>| -> Result<(), RowError> {
-            if parsed.currency_written && cell(record, columns.currency).is_some() && parsed.money.currency() != currency {
-                return Err((index, format!("amount is written in {} but the currency column says {currency}", parsed.money.currency())));
-            }
-            Ok(())
-        };
+        let check_currency =
+            |parsed: &ParsedAmount, index: Option<usize>| -> Result<(), RowError> {
+                if parsed.currency_written
+                    && cell(record, columns.currency).is_some()
+                    && parsed.money.currency() != currency
+                {
+                    return Err((
+                        index,
+                        format!(
+                            "amount is written in {} but the currency column says {currency}",
+                            parsed.money.currency()
+                        ),
+                    ));
+                }
+                Ok(())
+            };
         let (magnitude, direction) = if columns.amount.is_some() {
             let Some(parsed) = read(columns.amount)? else {
                 return self.missing_amount(currency);
@@ -476,7 +575,9 @@ impl Rows<'_> {
                 (Some(Marker::Debit), _) => Direction::Out,
                 (Some(Marker::Credit), _) => Direction::In,
                 (None, sign) => match (plan.amount_sign, sign > 0) {
-                    (AmountSign::SpendPositive, true) | (AmountSign::SpendNegative, false) => Direction::Out,
+                    (AmountSign::SpendPositive, true) | (AmountSign::SpendNegative, false) => {
+                        Direction::Out
+                    }
                     _ => Direction::In,
                 },
             };
@@ -487,7 +588,10 @@ impl Rows<'_> {
             let nonzero = |p: &Option<ParsedAmount>| p.is_some_and(|p| p.money.minor_units() != 0);
             match (out, inflow) {
                 (Some(_), Some(_)) if nonzero(&out) && nonzero(&inflow) => {
-                    return Err((columns.credit, "both the debit and the credit column hold an amount; keep one".into()));
+                    return Err((
+                        columns.credit,
+                        "both the debit and the credit column hold an amount; keep one".into(),
+                    ));
                 }
                 (Some(o), _) if nonzero(&out) => {
                     check_currency(&o, columns.debit)?;
@@ -503,29 +607,49 @@ impl Rows<'_> {
             }
         };
         let fee = match read(columns.fee)? {
-            Some(fee) if direction == Direction::Out && fee.money.currency() == magnitude.currency() => fee.money.minor_units().abs(),
+            Some(fee)
+                if direction == Direction::Out && fee.money.currency() == magnitude.currency() =>
+            {
+                fee.money.minor_units().abs()
+            }
             _ => 0,
         };
         let amount = Money::from_minor(
-            magnitude.minor_units().checked_add(fee).ok_or((columns.fee, "amount plus fee is too large".to_string()))?,
+            magnitude
+                .minor_units()
+                .checked_add(fee)
+                .ok_or((columns.fee, "amount plus fee is too large".to_string()))?,
             magnitude.currency(),
         );
-        Ok(RowMoney { amount, direction, exchange_only: false })
+        Ok(RowMoney {
+            amount,
+            direction,
+            exchange_only: false,
+        })
     }
 
     /// Legacy Revolut rows that only fill the exchange columns are currency exchanges;
     /// anything else without an amount is an error.
     fn missing_amount(&self, currency: Currency) -> Result<RowMoney, RowError> {
         let columns = &self.source.plan.columns;
-        let exchanged = [columns.exchange_out, columns.exchange_in].into_iter().find_map(|i| cell(&self.record, i));
+        let exchanged = [columns.exchange_out, columns.exchange_in]
+            .into_iter()
+            .find_map(|i| cell(&self.record, i));
         if let Some(text) = exchanged {
             let parsed = parse_amount(text, self.source.plan.decimal, currency)
                 .map_err(|e| (columns.exchange_out, e.to_string()))?
                 .map_or(Money::from_minor(0, currency), |p| p.money.abs());
-            return Ok(RowMoney { amount: parsed, direction: Direction::Out, exchange_only: true });
+            return Ok(RowMoney {
+                amount: parsed,
+                direction: Direction::Out,
+                exchange_only: true,
+            });
         }
         let column = columns.amount.or(columns.debit).or(columns.credit);
-        Err((column, "amount is empty: every transaction needs an amount".into()))
+        Err((
+            column,
+            "amount is empty: every transaction needs an amount".into(),
+        ))
     }
 
     fn build(
@@ -544,15 +668,29 @@ impl Rows<'_> {
         let owned = |index: Option<usize>| cell(record, index).map(str::to_string);
 
         let vendor_raw = owned(columns.vendor).or_else(|| owned(columns.description));
-        let memo = match (columns.vendor.is_some(), owned(columns.description), owned(columns.memo)) {
-            (true, Some(description), Some(memo)) if description != memo => Some(format!("{description} | {memo}")),
+        let memo = match (
+            columns.vendor.is_some(),
+            owned(columns.description),
+            owned(columns.memo),
+        ) {
+            (true, Some(description), Some(memo)) if description != memo => {
+                Some(format!("{description} | {memo}"))
+            }
             (true, Some(description), _) => Some(description),
             (_, _, memo) => memo,
         };
-        let vendor = vendor_raw.as_deref().map(normalize_vendor).filter(|v| !v.is_empty());
+        let vendor = vendor_raw
+            .as_deref()
+            .map(normalize_vendor)
+            .filter(|v| !v.is_empty());
         let category_raw = owned(columns.category);
         let account = owned(columns.account).or_else(|| self.current_section.clone());
-        let category = categorize(category_raw.as_deref(), account.as_deref(), memo.as_deref(), vendor.as_deref());
+        let category = categorize(
+            category_raw.as_deref(),
+            account.as_deref(),
+            memo.as_deref(),
+            vendor.as_deref(),
+        );
         let external_id = owned(columns.id);
         let card_last4 = cell(record, columns.card).and_then(last_four);
         let payment_method = owned(columns.payment_method);
@@ -594,11 +732,16 @@ impl Rows<'_> {
 
     fn original_amount(&self) -> Result<Option<Money>, RowError> {
         let columns = &self.source.plan.columns;
-        let (Some(text), Some(code)) = (cell(&self.record, columns.original_amount), cell(&self.record, columns.original_currency)) else {
+        let (Some(text), Some(code)) = (
+            cell(&self.record, columns.original_amount),
+            cell(&self.record, columns.original_currency),
+        ) else {
             return Ok(None);
         };
-        let currency = Currency::new(code).map_err(|e| (columns.original_currency, e.to_string()))?;
-        let parsed = parse_amount(text, self.source.plan.decimal, currency).map_err(|e| (columns.original_amount, e.to_string()))?;
+        let currency =
+            Currency::new(code).map_err(|e| (columns.original_currency, e.to_string()))?;
+        let parsed = parse_amount(text, self.source.plan.decimal, currency)
+            .map_err(|e| (columns.original_amount, e.to_string()))?;
         Ok(parsed.map(|p| p.money.abs()))
     }
 
@@ -607,7 +750,9 @@ impl Rows<'_> {
     fn identity(&mut self, external_id: Option<&str>) -> TransactionId {
         let plan = &self.source.plan;
         if plan.date_runs_contiguous {
-            let key = cell(&self.record, plan.columns.date).map(date_key).unwrap_or_default();
+            let key = cell(&self.record, plan.columns.date)
+                .map(date_key)
+                .unwrap_or_default();
             if key != self.current_date_key {
                 self.occurrences.clear();
                 self.current_date_key.clear();
@@ -618,7 +763,12 @@ impl Rows<'_> {
         let identity = match external_id {
             Some(id) => id,
             None => {
-                content = self.record.iter().map(str::trim).collect::<Vec<_>>().join("\u{1f}");
+                content = self
+                    .record
+                    .iter()
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
                 content.as_str()
             }
         };
@@ -630,7 +780,11 @@ impl Rows<'_> {
         if occurrence == 0 {
             TransactionId::derive(tenant, SourceKind::Csv.code(), &[identity])
         } else {
-            TransactionId::derive(tenant, SourceKind::Csv.code(), &[identity, &occurrence.to_string()])
+            TransactionId::derive(
+                tenant,
+                SourceKind::Csv.code(),
+                &[identity, &occurrence.to_string()],
+            )
         }
     }
 }
