@@ -1,1 +1,33 @@
-//! placeholder
+//! Verocta's models: the computations that turn canonical spend into judgements.
+//!
+//! Today this is the SpendScore ([`spendscore`]), starting with the **classic** score
+//! ([`spendscore::classic`]) that customers of the original VeroctaAI product know. Anomaly
+//! detection and forecasting follow, written the same way: pure functions over Arrow record
+//! batches of canonical transactions, plus registration of those functions as DataFusion
+//! UDFs/UDAFs so the lakehouse and the API can call them from SQL.
+//!
+//! Guarantees:
+//! - **Pure and deterministic.** A model is a function of its input only: no clock, no
+//!   randomness, no network, no global state, and no dependence on hash-map iteration order,
+//!   so the same input gives the same bits on every run and every machine. The one piece of
+//!   I/O, [`spendscore::classic::classic_rows_from_csv`], exists only to reproduce how the
+//!   original read raw files, and is kept apart from the scoring itself.
+//! - **No panics on bad input.** Malformed files are errors ([`spendscore::classic::ClassicError`]);
+//!   degenerate inputs (empty, one row, zero median, missing dates) have defined results.
+//! - **Reference-checked.** The classic score reproduces every reference case of
+//!   `shared/specs/spendscore-classic.md` (score exactly, weighted value to 1e-4, per-metric
+//!   values to 1e-6 where the original's output is available); the tests in
+//!   `models/tests/` pin this.
+//!
+//! Why a separate crate: the same model must give the same answer whether it is run by the
+//! CLI, behind the API or inside a SQL query, so it lives below all of them and depends on
+//! nothing but the canonical schemas and plain data crates. The classic score is kept as is,
+//! flaws included, because customers moving over expect the same number for the same file;
+//! improved scores will sit beside it rather than replace it.
+
+pub mod spendscore;
+
+pub use spendscore::classic::{
+    Band, ClassicError, ClassicMetrics, ClassicRow, ClassicScore, classic_rows_from_csv,
+    score_classic,
+};
