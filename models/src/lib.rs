@@ -21,9 +21,9 @@
 //!
 //! Why a separate crate: the same model must give the same answer whether it is run by the
 //! CLI, behind the API or inside a SQL query, so it lives below all of them and depends on
-//! nothing but the canonical schemas and plain data crates. The classic score is kept as is,
-//! flaws included, because customers moving over expect the same number for the same file;
-//! improved scores will sit beside it rather than replace it.
+//! nothing but plain data crates (and the canonical schemas once it reads Arrow batches).
+//! The classic score is kept as is, flaws included, because customers moving over expect the
+//! same number for the same file; improved scores will sit beside it rather than replace it.
 
 pub mod spendscore;
 
