@@ -31,6 +31,7 @@ for size in "${sizes[@]}"; do
     "$bin/gen-export" --size-mb "$size" --out "$file"
     "$bin/ingest-bench" --file "$file" --repeat "$repeat" | tee -a "$results"
     python3 benchmarks/duckdb_read_csv.py "$file" --threads 1 --repeat "$repeat" | tee -a "$results"
+    python3 benchmarks/duckdb_read_csv.py "$file" --threads 1 --typed --repeat "$repeat" | tee -a "$results"
     python3 benchmarks/duckdb_read_csv.py "$file" --threads 0 --repeat "$repeat" | tee -a "$results"
 done
 
@@ -44,7 +45,7 @@ rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 print("| file | tool | rows | seconds | MB/s | rows/s | peak RSS (MB) | vs DuckDB 1 thread |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    reference = next((d for d in rows if d["file_mb"] == r["file_mb"] and d["tool"].startswith("duckdb") and d["tool"].endswith("threads=1")), None)
+    reference = next((d for d in rows if d["file_mb"] == r["file_mb"] and d["tool"].startswith("duckdb") and d["tool"].endswith(" threads=1")), None)
     ratio = f'{r["mb_per_s"] / reference["mb_per_s"]:.2f}×' if reference else "–"
     print(f'| {r["file_mb"]:.0f} MB | {r["tool"]} | {r["rows"]:,} | {r["seconds"]:.3f} | {r["mb_per_s"]:.1f} '
           f'| {r["rows_per_s"]:,.0f} | {r["peak_rss_mb"]:.0f} | {ratio} |')

@@ -127,7 +127,9 @@ impl Profile {
 
 const COFFEE: Profile = Profile::Range(325, 2_800);
 const MEALS: Profile = Profile::Range(1_200, 38_000);
-const SAAS: Profile = Profile::ListPrice(&[800, 1_200, 1_500, 2_900, 4_900, 9_900, 12_000, 29_900, 49_900, 149_900]);
+const SAAS: Profile = Profile::ListPrice(&[
+    800, 1_200, 1_500, 2_900, 4_900, 9_900, 12_000, 29_900, 49_900, 149_900,
+]);
 const TRAVEL: Profile = Profile::Range(1_400, 240_000);
 const OFFICE: Profile = Profile::Range(600, 85_000);
 const SHIPPING: Profile = Profile::Range(850, 42_000);
@@ -164,26 +166,126 @@ struct Vendor {
 
 /// Brands as card processors print them: (descriptor, channel, category, profile).
 const BRANDS: &[(&str, Channel, &str, Profile)] = &[
-    ("AMAZON WEB SERVICES AWS.AMAZON.CO WA", Channel::Card, "Software & Subscriptions", CLOUD),
-    ("GOOGLE *CLOUD", Channel::Card, "Software & Subscriptions", CLOUD),
-    ("GOOGLE *GSUITE", Channel::Card, "Software & Subscriptions", SAAS),
-    ("MSFT * AZURE", Channel::Card, "Software & Subscriptions", CLOUD),
-    ("MICROSOFT*365 BUSINESS", Channel::Card, "Software & Subscriptions", SAAS),
-    ("SLACK T0123ABCD", Channel::Card, "Software & Subscriptions", SAAS),
-    ("ZOOM.US 888-799-9666 CA", Channel::Card, "Software & Subscriptions", SAAS),
-    ("ATLASSIAN SAN FRANCISCO CA", Channel::Card, "Software & Subscriptions", SAAS),
-    ("GITHUB, INC. SAN FRANCISCO CA", Channel::Card, "Software & Subscriptions", SAAS),
-    ("NOTION LABS, INC.", Channel::Card, "Software & Subscriptions", SAAS),
-    ("FIGMA MONTHLY RENEWAL", Channel::Card, "Software & Subscriptions", SAAS),
-    ("ADOBE *CREATIVE CLOUD", Channel::Card, "Software & Subscriptions", SAAS),
-    ("DROPBOX*BUSINESS", Channel::Card, "Software & Subscriptions", SAAS),
-    ("DOCUSIGN INC", Channel::Card, "Software & Subscriptions", SAAS),
-    ("INTUIT *QBOOKS ONLINE", Channel::Card, "Software & Subscriptions", SAAS),
-    ("HUBSPOT INC", Channel::Card, "Software & Subscriptions", SAAS),
-    ("SALESFORCE.COM", Channel::Ach, "Software & Subscriptions", SERVICES),
-    ("DATADOG, INC.", Channel::Card, "Software & Subscriptions", CLOUD),
-    ("OPENAI *CHATGPT SUBSCR", Channel::Card, "Software & Subscriptions", SAAS),
-    ("LINEAR ORBIT, INC.", Channel::Card, "Software & Subscriptions", SAAS),
+    (
+        "AMAZON WEB SERVICES AWS.AMAZON.CO WA",
+        Channel::Card,
+        "Software & Subscriptions",
+        CLOUD,
+    ),
+    (
+        "GOOGLE *CLOUD",
+        Channel::Card,
+        "Software & Subscriptions",
+        CLOUD,
+    ),
+    (
+        "GOOGLE *GSUITE",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "MSFT * AZURE",
+        Channel::Card,
+        "Software & Subscriptions",
+        CLOUD,
+    ),
+    (
+        "MICROSOFT*365 BUSINESS",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "SLACK T0123ABCD",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "ZOOM.US 888-799-9666 CA",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "ATLASSIAN SAN FRANCISCO CA",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "GITHUB, INC. SAN FRANCISCO CA",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "NOTION LABS, INC.",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "FIGMA MONTHLY RENEWAL",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "ADOBE *CREATIVE CLOUD",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "DROPBOX*BUSINESS",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "DOCUSIGN INC",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "INTUIT *QBOOKS ONLINE",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "HUBSPOT INC",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "SALESFORCE.COM",
+        Channel::Ach,
+        "Software & Subscriptions",
+        SERVICES,
+    ),
+    (
+        "DATADOG, INC.",
+        Channel::Card,
+        "Software & Subscriptions",
+        CLOUD,
+    ),
+    (
+        "OPENAI *CHATGPT SUBSCR",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
+    (
+        "LINEAR ORBIT, INC.",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
     ("AMZN Mktp US*", Channel::Card, "Office Supplies", OFFICE),
     ("Amazon.com*", Channel::Card, "Office Supplies", OFFICE),
     ("STAPLES 00115", Channel::Card, "Office Supplies", OFFICE),
@@ -191,16 +293,31 @@ const BRANDS: &[(&str, Channel, &str, Profile)] = &[
     ("COSTCO WHSE #", Channel::Card, "Office Supplies", OFFICE),
     ("THE HOME DEPOT #", Channel::Card, "Office Supplies", OFFICE),
     ("BEST BUY 00", Channel::Card, "Equipment", OFFICE),
-    ("APPLE.COM/BILL 866-712-7753 CA", Channel::Card, "Software & Subscriptions", SAAS),
+    (
+        "APPLE.COM/BILL 866-712-7753 CA",
+        Channel::Card,
+        "Software & Subscriptions",
+        SAAS,
+    ),
     ("APPLE STORE #R", Channel::Card, "Equipment", ADS),
     ("UBER *TRIP", Channel::Card, "Travel", MEALS),
     ("UBER *EATS", Channel::Card, "Meals & Entertainment", MEALS),
     ("LYFT *RIDE", Channel::Card, "Travel", MEALS),
     ("DOORDASH*", Channel::Card, "Meals & Entertainment", MEALS),
     ("GRUBHUB*", Channel::Card, "Meals & Entertainment", MEALS),
-    ("STARBUCKS STORE ", Channel::Card, "Meals & Entertainment", COFFEE),
+    (
+        "STARBUCKS STORE ",
+        Channel::Card,
+        "Meals & Entertainment",
+        COFFEE,
+    ),
     ("DUNKIN #", Channel::Card, "Meals & Entertainment", COFFEE),
-    ("TST* SWEETGREEN ", Channel::Card, "Meals & Entertainment", MEALS),
+    (
+        "TST* SWEETGREEN ",
+        Channel::Card,
+        "Meals & Entertainment",
+        MEALS,
+    ),
     ("CHIPOTLE ", Channel::Card, "Meals & Entertainment", MEALS),
     ("DELTA AIR LINES 006", Channel::Card, "Travel", TRAVEL),
     ("UNITED 016", Channel::Card, "Travel", TRAVEL),
@@ -224,14 +341,43 @@ const BRANDS: &[(&str, Channel, &str, Profile)] = &[
     ("AT&T *PAYMENT", Channel::Ach, "Utilities", UTILITIES),
     ("WEWORK", Channel::Ach, "Rent", RENT),
     ("GUSTO", Channel::Ach, "Payroll Services", SERVICES),
-    ("ADP PAYROLL FEES", Channel::Ach, "Payroll Services", UTILITIES),
+    (
+        "ADP PAYROLL FEES",
+        Channel::Ach,
+        "Payroll Services",
+        UTILITIES,
+    ),
     ("THE HARTFORD", Channel::Ach, "Insurance", UTILITIES),
 ];
 
 const ADJECTIVES: &[&str] = &[
-    "Blue", "Golden", "Harbor", "Summit", "Pioneer", "Evergreen", "Granite", "Silver", "Northern",
-    "Pacific", "Redwood", "Lakeside", "Union", "Liberty", "Cedar", "Atlas", "Beacon", "Keystone",
-    "Sunset", "Riverbend", "Maple", "Iron", "Coastal", "Bright", "Meridian", "Prairie", "Copper",
+    "Blue",
+    "Golden",
+    "Harbor",
+    "Summit",
+    "Pioneer",
+    "Evergreen",
+    "Granite",
+    "Silver",
+    "Northern",
+    "Pacific",
+    "Redwood",
+    "Lakeside",
+    "Union",
+    "Liberty",
+    "Cedar",
+    "Atlas",
+    "Beacon",
+    "Keystone",
+    "Sunset",
+    "Riverbend",
+    "Maple",
+    "Iron",
+    "Coastal",
+    "Bright",
+    "Meridian",
+    "Prairie",
+    "Copper",
 ];
 const NOUNS: &[&str] = &[
     "Bottle", "Oak", "Ridge", "Bridge", "Anchor", "Lantern", "Falcon", "Harvest", "Compass",
@@ -248,10 +394,25 @@ const TRADES: &[(&str, Channel, &str, Profile)] = &[
     ("Hardware", Channel::Card, "Equipment", OFFICE),
     ("Courier", Channel::Card, "Shipping, Postage", SHIPPING),
     ("Logistics", Channel::Ach, "Shipping, Postage", SERVICES),
-    ("Consulting", Channel::Wire, "Professional Services", SERVICES),
+    (
+        "Consulting",
+        Channel::Wire,
+        "Professional Services",
+        SERVICES,
+    ),
     ("Legal", Channel::Wire, "Professional Services", SERVICES),
-    ("Accounting", Channel::Ach, "Professional Services", SERVICES),
-    ("Design Studio", Channel::Ach, "Professional Services", SERVICES),
+    (
+        "Accounting",
+        Channel::Ach,
+        "Professional Services",
+        SERVICES,
+    ),
+    (
+        "Design Studio",
+        Channel::Ach,
+        "Professional Services",
+        SERVICES,
+    ),
     ("Staffing", Channel::Ach, "Contract Labor", SERVICES),
     ("Properties", Channel::Ach, "Rent", RENT),
     ("Janitorial", Channel::Ach, "Facilities", UTILITIES),
@@ -261,26 +422,78 @@ const TRADES: &[(&str, Channel, &str, Profile)] = &[
 ];
 /// Legal suffixes as written in payee names; the comma forms make the cell need quotes.
 const LEGAL_SUFFIXES: &[&str] = &[
-    "LLC", ", LLC", "Inc.", ", Inc.", "Inc", "Corp.", "Co.", "Ltd", "Ltd.", "LLP", "PLLC",
-    "GmbH", "S.A.", "Pty Ltd", "& Sons", "Group, Inc.",
+    "LLC",
+    ", LLC",
+    "Inc.",
+    ", Inc.",
+    "Inc",
+    "Corp.",
+    "Co.",
+    "Ltd",
+    "Ltd.",
+    "LLP",
+    "PLLC",
+    "GmbH",
+    "S.A.",
+    "Pty Ltd",
+    "& Sons",
+    "Group, Inc.",
 ];
 const CARD_PREFIXES: &[&str] = &["", "", "", "SQ *", "TST* ", "PAYPAL *", "SP ", "POS DEBIT "];
 const CITIES: &[&str] = &[
-    "SAN FRANCISCO CA", "OAKLAND CA", "NEW YORK NY", "BROOKLYN NY", "AUSTIN TX", "SEATTLE WA",
-    "CHICAGO IL", "DENVER CO", "BOSTON MA", "PORTLAND OR", "MIAMI FL", "ATLANTA GA",
-    "LOS ANGELES CA", "SAN JOSE CA",
+    "SAN FRANCISCO CA",
+    "OAKLAND CA",
+    "NEW YORK NY",
+    "BROOKLYN NY",
+    "AUSTIN TX",
+    "SEATTLE WA",
+    "CHICAGO IL",
+    "DENVER CO",
+    "BOSTON MA",
+    "PORTLAND OR",
+    "MIAMI FL",
+    "ATLANTA GA",
+    "LOS ANGELES CA",
+    "SAN JOSE CA",
 ];
 /// Names that exercise quoting and non-ASCII text, added to the generated vendors.
 const ODD_VENDORS: &[(&str, Channel, &str, Profile)] = &[
-    ("\"Big Apple\" Deli Corp", Channel::Card, "Meals & Entertainment", MEALS),
-    ("Café Réveil SARL", Channel::Card, "Meals & Entertainment", COFFEE),
-    ("Müller & Söhne GmbH", Channel::Wire, "Professional Services", SERVICES),
-    ("O'Brien, Walsh & Partners LLP", Channel::Wire, "Professional Services", SERVICES),
+    (
+        "\"Big Apple\" Deli Corp",
+        Channel::Card,
+        "Meals & Entertainment",
+        MEALS,
+    ),
+    (
+        "Café Réveil SARL",
+        Channel::Card,
+        "Meals & Entertainment",
+        COFFEE,
+    ),
+    (
+        "Müller & Söhne GmbH",
+        Channel::Wire,
+        "Professional Services",
+        SERVICES,
+    ),
+    (
+        "O'Brien, Walsh & Partners LLP",
+        Channel::Wire,
+        "Professional Services",
+        SERVICES,
+    ),
 ];
 
 const CUSTOMERS: &[&str] = &[
-    "Northwind Traders, Inc.", "Contoso Ltd", "Fabrikam LLC", "Initech Corp.", "Globex, Inc.",
-    "Umbrella Health Co.", "Stark Industrial LLC", "Wayne Logistics, Inc.", "Acme Retail Group",
+    "Northwind Traders, Inc.",
+    "Contoso Ltd",
+    "Fabrikam LLC",
+    "Initech Corp.",
+    "Globex, Inc.",
+    "Umbrella Health Co.",
+    "Stark Industrial LLC",
+    "Wayne Logistics, Inc.",
+    "Acme Retail Group",
 ];
 
 /// The company's accounts at the bank. Rows of the EUR account say `EUR`, the others `USD`.
@@ -293,7 +506,14 @@ fn build_catalogue(rng: &mut SplitMix64) -> Vec<Vendor> {
     let mut push = |descriptor: String, channel, category, profile, rng: &mut SplitMix64| {
         // Descriptors ending in `#`, a space or a digit are followed by a store number.
         let has_stores = descriptor.ends_with(|c: char| c == '#' || c == ' ' || c.is_ascii_digit());
-        vendors.push(Vendor { descriptor, channel, category, profile, company_id: 1_000_000_000 + rng.below(9_000_000_000), has_stores });
+        vendors.push(Vendor {
+            descriptor,
+            channel,
+            category,
+            profile,
+            company_id: 1_000_000_000 + rng.below(9_000_000_000),
+            has_stores,
+        });
     };
     for &(descriptor, channel, category, profile) in BRANDS.iter().chain(ODD_VENDORS) {
         push(descriptor.to_string(), channel, category, profile, rng);
@@ -318,7 +538,11 @@ fn build_catalogue(rng: &mut SplitMix64) -> Vec<Vendor> {
             }
             Channel::Ach | Channel::Wire => {
                 let suffix = rng.pick(LEGAL_SUFFIXES);
-                if suffix.starts_with(',') { format!("{base}{suffix}") } else { format!("{base} {suffix}") }
+                if suffix.starts_with(',') {
+                    format!("{base}{suffix}")
+                } else {
+                    format!("{base} {suffix}")
+                }
             }
         };
         push(descriptor, channel, category, profile, rng);
@@ -340,7 +564,9 @@ fn cumulative_weights(count: usize) -> Vec<f64> {
 /// A vendor index drawn by weight; vendors are shuffled first so brands are not all on top.
 fn draw(rng: &mut SplitMix64, cumulative: &[f64]) -> usize {
     let target = rng.unit() * cumulative.last().copied().unwrap_or(0.0);
-    cumulative.partition_point(|&c| c <= target).min(cumulative.len() - 1)
+    cumulative
+        .partition_point(|&c| c <= target)
+        .min(cumulative.len() - 1)
 }
 
 /// Appends `cents` as `-1,234.56` (thousands grouped, two decimals).
@@ -388,7 +614,10 @@ struct Row {
 
 /// Whether a descriptor already ends with a location (`… SAN FRANCISCO CA`).
 fn ends_with_state(descriptor: &str) -> bool {
-    descriptor.rsplit(' ').next().is_some_and(|last| last.len() == 2 && last.bytes().all(|b| b.is_ascii_uppercase()))
+    descriptor
+        .rsplit(' ')
+        .next()
+        .is_some_and(|last| last.len() == 2 && last.bytes().all(|b| b.is_ascii_uppercase()))
 }
 
 fn vendor_row(rng: &mut SplitMix64, vendor: &Vendor) -> Row {
@@ -424,31 +653,84 @@ fn vendor_row(rng: &mut SplitMix64, vendor: &Vendor) -> Row {
             CHECKING
         }
     };
-    Row { description, cents: -vendor.profile.sample(rng).max(1), category: vendor.category, account }
+    Row {
+        description,
+        cents: -vendor.profile.sample(rng).max(1),
+        category: vendor.category,
+        account,
+    }
 }
 
 /// The rare rows, by `kind` (0..26): money in (0..=19), bank fees, and rows the connector
 /// excludes (an own-account transfer, a card-balance payment).
 fn special_row(rng: &mut SplitMix64, vendors: &[Vendor], kind: u64) -> Row {
     let (description, cents, category) = match kind {
-        0..=9 => (format!("STRIPE TRANSFER ST-{:012X}", rng.next_u64() >> 16), Profile::Range(50_000, 4_500_000).sample(rng), "Income"),
+        0..=9 => (
+            format!("STRIPE TRANSFER ST-{:012X}", rng.next_u64() >> 16),
+            Profile::Range(50_000, 4_500_000).sample(rng),
+            "Income",
+        ),
         10..=15 => (
-            format!("ACH CREDIT {} INV-{:05}", rng.pick(CUSTOMERS), rng.below(100_000)),
+            format!(
+                "ACH CREDIT {} INV-{:05}",
+                rng.pick(CUSTOMERS),
+                rng.below(100_000)
+            ),
             Profile::Range(100_000, 9_000_000).sample(rng),
             "Income",
         ),
         16..=18 => {
             let vendor = &vendors[rng.below(vendors.len() as u64) as usize];
-            (format!("REFUND {}", vendor.descriptor.trim_end_matches(['#', ' ', '*'])), vendor.profile.sample(rng), vendor.category)
+            (
+                format!(
+                    "REFUND {}",
+                    vendor.descriptor.trim_end_matches(['#', ' ', '*'])
+                ),
+                vendor.profile.sample(rng),
+                vendor.category,
+            )
         }
-        19 => ("INTEREST PAYMENT".to_string(), Profile::Range(50, 40_000).sample(rng), "Interest Income"),
-        20 => ("MONTHLY SERVICE FEE".to_string(), -*rng.pick(&[1_500, 2_500, 3_000]), "Bank Fees"),
-        21..=22 => ("INTL TRANSACTION FEE".to_string(), -Profile::Range(10, 9_000).sample(rng), "Bank Fees"),
-        23..=24 => (format!("ONLINE TRANSFER TO SAV ...{:04} TRANSACTION#: {:010}", 7710, rng.below(10_000_000_000)), -Profile::Range(100_000, 5_000_000).sample(rng), "Transfers"),
-        _ => ("AMEX EPAYMENT ACH PMT".to_string(), -Profile::Range(50_000, 3_000_000).sample(rng), "Credit Card Payments"),
+        19 => (
+            "INTEREST PAYMENT".to_string(),
+            Profile::Range(50, 40_000).sample(rng),
+            "Interest Income",
+        ),
+        20 => (
+            "MONTHLY SERVICE FEE".to_string(),
+            -*rng.pick(&[1_500, 2_500, 3_000]),
+            "Bank Fees",
+        ),
+        21..=22 => (
+            "INTL TRANSACTION FEE".to_string(),
+            -Profile::Range(10, 9_000).sample(rng),
+            "Bank Fees",
+        ),
+        23..=24 => (
+            format!(
+                "ONLINE TRANSFER TO SAV ...{:04} TRANSACTION#: {:010}",
+                7710,
+                rng.below(10_000_000_000)
+            ),
+            -Profile::Range(100_000, 5_000_000).sample(rng),
+            "Transfers",
+        ),
+        _ => (
+            "AMEX EPAYMENT ACH PMT".to_string(),
+            -Profile::Range(50_000, 3_000_000).sample(rng),
+            "Credit Card Payments",
+        ),
     };
-    let account = if matches!(kind, 21..=22) { CARD } else { CHECKING };
-    Row { description, cents, category, account }
+    let account = if matches!(kind, 21..=22) {
+        CARD
+    } else {
+        CHECKING
+    };
+    Row {
+        description,
+        cents,
+        category,
+        account,
+    }
 }
 
 /// Writes one export to `out` and returns what was written.
@@ -467,7 +749,10 @@ pub fn write_export(mut out: impl Write, spec: ExportSpec) -> io::Result<ExportS
     line.push_str(HEADER);
     line.push('\n');
     out.write_all(line.as_bytes())?;
-    let mut stats = ExportStats { rows: 0, bytes: line.len() as u64 };
+    let mut stats = ExportStats {
+        rows: 0,
+        bytes: line.len() as u64,
+    };
     let target = spec.target_bytes.max(1);
     while stats.bytes < target {
         // The date advances with the bytes written, so any size spans the full three years
@@ -482,11 +767,20 @@ pub fn write_export(mut out: impl Write, spec: ExportSpec) -> io::Result<ExportS
             let vendor = &vendors[draw(&mut rng, &cumulative)];
             vendor_row(&mut rng, vendor)
         };
-        let (account, currency) = if row.account != CARD && rng.chance(0.06) { (EURO, "EUR") } else { (row.account, "USD") };
+        let (account, currency) = if row.account != CARD && rng.chance(0.06) {
+            (EURO, "EUR")
+        } else {
+            (row.account, "USD")
+        };
         let category = if rng.chance(0.04) { "" } else { row.category };
 
         line.clear();
-        line.push_str(&format!("{:04}-{:02}-{:02},", date.year(), date.month(), date.day()));
+        line.push_str(&format!(
+            "{:04}-{:02}-{:02},",
+            date.year(),
+            date.month(),
+            date.day()
+        ));
         push_field(&mut line, &row.description);
         line.push(',');
         let amount_start = line.len();
@@ -501,7 +795,13 @@ pub fn write_export(mut out: impl Write, spec: ExportSpec) -> io::Result<ExportS
         push_field(&mut line, category);
         line.push(',');
         push_field(&mut line, account);
-        line.push_str(&format!(",{:04}{:02}{:02}{:09}\n", date.year(), date.month(), date.day(), stats.rows));
+        line.push_str(&format!(
+            ",{:04}{:02}{:02}{:09}\n",
+            date.year(),
+            date.month(),
+            date.day(),
+            stats.rows
+        ));
         out.write_all(line.as_bytes())?;
         stats.rows += 1;
         stats.bytes += line.len() as u64;
@@ -525,11 +825,21 @@ mod tests {
         let first = generate(DEFAULT_SEED, 200_000);
         assert_eq!(first, generate(DEFAULT_SEED, 200_000));
         assert_ne!(first, generate(DEFAULT_SEED + 1, 200_000));
-        assert!(first.len() >= 200_000 && first.len() < 200_400, "stops right after the target: {}", first.len());
+        assert!(
+            first.len() >= 200_000 && first.len() < 200_400,
+            "stops right after the target: {}",
+            first.len()
+        );
         let text = String::from_utf8(first).unwrap();
         assert!(text.starts_with(HEADER));
-        assert!(text.contains("\"-1,"), "some amounts carry grouped thousands");
-        assert!(text.contains(", Inc."), "some payees carry legal suffixes after a comma");
+        assert!(
+            text.contains("\"-1,"),
+            "some amounts carry grouped thousands"
+        );
+        assert!(
+            text.contains(", Inc."),
+            "some payees carry legal suffixes after a comma"
+        );
     }
 
     #[test]
@@ -552,21 +862,49 @@ mod tests {
     fn imports_as_generic_layout_with_no_rejections() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.csv");
-        let stats = write_export(std::fs::File::create(&path).unwrap(), ExportSpec { seed: DEFAULT_SEED, target_bytes: 200_000 }).unwrap();
-        let config = verocta_ingest::csv::RawImportOptions { tenant: "bench".into(), ..Default::default() }.validate().unwrap();
+        let stats = write_export(
+            std::fs::File::create(&path).unwrap(),
+            ExportSpec {
+                seed: DEFAULT_SEED,
+                target_bytes: 200_000,
+            },
+        )
+        .unwrap();
+        let config = verocta_ingest::csv::RawImportOptions {
+            tenant: "bench".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         let mut credits = 0;
         let summary = verocta_ingest::import_file(&path, &config, |tx| {
             credits += u64::from(tx.class == verocta_schemas::TransactionClass::Credit);
         })
         .unwrap();
-        assert_eq!(summary.rejected_count, 0, "rejected: {:?}", summary.rejected.first());
+        assert_eq!(
+            summary.rejected_count,
+            0,
+            "rejected: {:?}",
+            summary.rejected.first()
+        );
         assert_eq!(summary.format, "generic");
         assert_eq!(summary.rows_read, stats.rows);
-        assert_eq!(summary.detected.amount_sign, verocta_ingest::csv::layout::AmountSign::SpendNegative);
+        assert_eq!(
+            summary.detected.amount_sign,
+            verocta_ingest::csv::layout::AmountSign::SpendNegative
+        );
         assert_eq!(summary.transactions + summary.excluded, stats.rows);
-        assert!((1..=stats.rows / 20).contains(&credits), "about 2% credits, got {credits} of {}", stats.rows);
+        assert!(
+            (1..=stats.rows / 20).contains(&credits),
+            "about 2% credits, got {credits} of {}",
+            stats.rows
+        );
         assert_eq!(summary.first_date, NaiveDate::from_ymd_opt(2022, 1, 1));
-        assert!(summary.last_date.is_some_and(|d| d.year() == 2024 && d.month() == 12));
+        assert!(
+            summary
+                .last_date
+                .is_some_and(|d| d.year() == 2024 && d.month() == 12)
+        );
     }
 
     #[test]

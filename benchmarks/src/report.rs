@@ -29,7 +29,13 @@ pub struct Measurement {
 
 impl Measurement {
     /// Derives the rates from a run's size, rows and time.
-    pub fn new(tool: &str, file_bytes: u64, rows: u64, seconds: f64, peak_rss_mb: Option<f64>) -> Self {
+    pub fn new(
+        tool: &str,
+        file_bytes: u64,
+        rows: u64,
+        seconds: f64,
+        peak_rss_mb: Option<f64>,
+    ) -> Self {
         let file_mb = file_bytes as f64 / MB;
         Measurement {
             tool: tool.to_string(),
@@ -52,6 +58,12 @@ fn round(value: f64, decimals: i32) -> f64 {
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: f64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024.0 / MB)
 }

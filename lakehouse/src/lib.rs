@@ -1,6 +1,9 @@
 //! Storage for canonical records.
 //!
-//! Today this is the file sink that `verocta import` writes when no broker is involved:
+//! - [`delta`]: the Delta Lake tables under `DATA_DIR/lake/<table>` (the system of record),
+//!   appended with exactly-once offset tracking, queried with DataFusion, and maintained
+//!   (compact, vacuum, checkpoint).
+//! - [`file_sink`]: the files `verocta import --out` writes when no broker is involved:
 //! Parquet (the Arrow schema of [`verocta_schemas::arrow::transaction_schema`], readable by
 //! DuckDB, Spark, pandas and any Delta reader's Parquet layer) or newline-delimited JSON (the
 //! wire encoding). Delta Lake tables and the ClickHouse sink are added here by the streaming
@@ -10,6 +13,8 @@
 //! place on [`TransactionFileSink::finish`], so a crash never leaves a half-written file under
 //! the target name.
 
+pub mod delta;
 pub mod file_sink;
 
+pub use delta::{AppendOutcome, Lake, LakeError, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};

@@ -59,7 +59,12 @@ fn all_reference_cases_match() {
         assert_eq!(rows.len(), n, "{file}: row count");
         let result = score_classic(&rows);
         assert_eq!(result.score, score, "{file}: score");
-        close(result.weighted, weighted, 1e-4, &format!("{file}: weighted"));
+        close(
+            result.weighted,
+            weighted,
+            1e-4,
+            &format!("{file}: weighted"),
+        );
         assert_eq!(result.band, Band::from_score(score), "{file}: band");
         assert_eq!(result.label, result.band.label(), "{file}: label");
     }
@@ -76,7 +81,9 @@ fn reference_bands() {
 }
 
 fn expected_output(dir: &str) -> serde_json::Value {
-    let path = data(&format!("expected-outputs/{dir}/verocta_analysis_output.json"));
+    let path = data(&format!(
+        "expected-outputs/{dir}/verocta_analysis_output.json"
+    ));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -84,7 +91,10 @@ fn expected_output(dir: &str) -> serde_json::Value {
 /// score and band, and the summary counts that pin down the column picking.
 fn check_against_output(file: &str, output_dir: &str) {
     let expected = expected_output(output_dir);
-    assert_eq!(expected["filename"], file, "{output_dir} is the output for {file}");
+    assert_eq!(
+        expected["filename"], file,
+        "{output_dir} is the output for {file}"
+    );
 
     let rows = classic_rows_from_csv(&data(file)).unwrap();
     let result = score_classic(&rows);
@@ -94,19 +104,38 @@ fn check_against_output(file: &str, output_dir: &str) {
     close(m.frequency, metric("frequency_score"), 1e-6, "frequency");
     close(m.diversity, metric("category_diversity"), 1e-6, "diversity");
     close(m.budget, metric("budget_adherence"), 1e-6, "budget");
-    close(m.redundancy, metric("redundancy_detection"), 1e-6, "redundancy");
+    close(
+        m.redundancy,
+        metric("redundancy_detection"),
+        1e-6,
+        "redundancy",
+    );
     close(m.spike, metric("spike_detection"), 1e-6, "spike");
     close(m.waste, metric("waste_ratio"), 1e-6, "waste");
 
-    assert_eq!(u64::from(result.score), expected["spend_score"].as_u64().unwrap());
+    assert_eq!(
+        u64::from(result.score),
+        expected["spend_score"].as_u64().unwrap()
+    );
     let color = expected["tier_info"]["color"].as_str().unwrap();
     assert_eq!(serde_json::to_value(result.band).unwrap(), color);
-    assert_eq!(result.label, expected["tier_info"]["tier"].as_str().unwrap());
+    assert_eq!(
+        result.label,
+        expected["tier_info"]["tier"].as_str().unwrap()
+    );
 
     let summary = &expected["enhanced_metrics"];
-    assert_eq!(rows.len() as u64, summary["total_transactions"].as_u64().unwrap());
+    assert_eq!(
+        rows.len() as u64,
+        summary["total_transactions"].as_u64().unwrap()
+    );
     let total: f64 = rows.iter().map(|r| r.amount).sum();
-    close(total, summary["total_amount"].as_f64().unwrap(), 1e-6, "total_amount");
+    close(
+        total,
+        summary["total_amount"].as_f64().unwrap(),
+        1e-6,
+        "total_amount",
+    );
     let mut amounts: Vec<f64> = rows.iter().map(|r| r.amount).collect();
     amounts.sort_by(f64::total_cmp);
     let n = amounts.len();
@@ -115,15 +144,29 @@ fn check_against_output(file: &str, output_dir: &str) {
     } else {
         (amounts[n / 2 - 1] + amounts[n / 2]) / 2.0
     };
-    close(median, summary["median_amount"].as_f64().unwrap(), 1e-9, "median_amount");
+    close(
+        median,
+        summary["median_amount"].as_f64().unwrap(),
+        1e-9,
+        "median_amount",
+    );
     let mut vendors: Vec<&str> = rows.iter().map(|r| r.vendor.as_str()).collect();
     vendors.sort_unstable();
     vendors.dedup();
-    assert_eq!(vendors.len() as u64, summary["unique_vendors"].as_u64().unwrap());
-    let mut categories: Vec<String> = rows.iter().map(|r| normalize_category(&r.category)).collect();
+    assert_eq!(
+        vendors.len() as u64,
+        summary["unique_vendors"].as_u64().unwrap()
+    );
+    let mut categories: Vec<String> = rows
+        .iter()
+        .map(|r| normalize_category(&r.category))
+        .collect();
     categories.sort_unstable();
     categories.dedup();
-    assert_eq!(categories.len() as u64, summary["unique_categories"].as_u64().unwrap());
+    assert_eq!(
+        categories.len() as u64,
+        summary["unique_categories"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -161,7 +204,12 @@ fn reference_column_picking() {
             .collect();
         let c = classic_columns(&headers);
         let name = |i: Option<usize>| i.map(|i| headers[i].clone());
-        (name(c.amount), name(c.vendor), name(c.date), name(c.category))
+        (
+            name(c.amount),
+            name(c.vendor),
+            name(c.date),
+            name(c.category),
+        )
     };
     let s = |v: &str| Some(v.to_owned());
     assert_eq!(
@@ -174,11 +222,21 @@ fn reference_column_picking() {
     );
     assert_eq!(
         pick("revolut.csv"),
-        (s("Paid Out (GBP)"), s("Reference"), s("Completed Date"), s("Category"))
+        (
+            s("Paid Out (GBP)"),
+            s("Reference"),
+            s("Completed Date"),
+            s("Category")
+        )
     );
     assert_eq!(
         pick("wave.csv"),
-        (s("Amount (USD)"), s("Transaction Description"), s("Transaction Date"), s("Account"))
+        (
+            s("Amount (USD)"),
+            s("Transaction Description"),
+            s("Transaction Date"),
+            s("Account")
+        )
     );
     assert_eq!(
         pick("xero_sample.csv"),
@@ -186,7 +244,12 @@ fn reference_column_picking() {
     );
     assert_eq!(
         pick("Verocta_Transactions.csv"),
-        (s("Amount"), s("Description"), s("Date"), s("Transaction Type"))
+        (
+            s("Amount"),
+            s("Description"),
+            s("Date"),
+            s("Transaction Type")
+        )
     );
 }
 
@@ -230,7 +293,14 @@ fn empty_input_scores_25() {
     assert_eq!(result.band, Band::Red);
     let m = result.metrics;
     assert_eq!(
-        (m.frequency, m.diversity, m.budget, m.redundancy, m.spike, m.waste),
+        (
+            m.frequency,
+            m.diversity,
+            m.budget,
+            m.redundancy,
+            m.spike,
+            m.waste
+        ),
         (0.0, 0.0, 0.0, 100.0, 0.0, 50.0)
     );
 }
@@ -246,7 +316,12 @@ fn header_only_file_scores_25() {
 fn json_shape() {
     let rows = classic_rows_from_csv(&data("test_data.csv")).unwrap();
     let value = serde_json::to_value(score_classic(&rows)).unwrap();
-    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, ["band", "label", "metrics", "score", "weighted"]);
@@ -262,7 +337,14 @@ fn json_shape() {
     metric_keys.sort_unstable();
     assert_eq!(
         metric_keys,
-        ["budget", "diversity", "frequency", "redundancy", "spike", "waste"]
+        [
+            "budget",
+            "diversity",
+            "frequency",
+            "redundancy",
+            "spike",
+            "waste"
+        ]
     );
     assert_eq!(serde_json::to_value(Band::Amber).unwrap(), "Amber");
     assert_eq!(serde_json::to_value(Band::Red).unwrap(), "Red");
@@ -348,7 +430,9 @@ fn frequency_metric() {
 #[test]
 fn diversity_metric() {
     let cats = |u: usize| -> Vec<ClassicRow> {
-        (0..u).map(|i| row(1.0, "v", None, &format!("c{i}"))).collect()
+        (0..u)
+            .map(|i| row(1.0, "v", None, &format!("c{i}")))
+            .collect()
     };
     assert_eq!(classic::diversity(&[]), 0.0);
     assert_eq!(classic::diversity(&cats(1)), 20.0);
@@ -363,9 +447,8 @@ fn diversity_metric() {
 #[test]
 fn budget_metric() {
     assert_eq!(classic::budget(&[]), 0.0);
-    let amounts = |xs: &[f64]| -> Vec<ClassicRow> {
-        xs.iter().map(|&a| row(a, "v", None, "c")).collect()
-    };
+    let amounts =
+        |xs: &[f64]| -> Vec<ClassicRow> { xs.iter().map(|&a| row(a, "v", None, "c")).collect() };
     assert_eq!(classic::budget(&amounts(&[5.0, 5.0, 5.0])), 100.0);
     // m = 10: 10 → 100; 15 → 75; 40 → deviation 3, capped at 2 → 0.
     close(
@@ -390,7 +473,10 @@ fn redundancy_metric() {
     // Fewer than two dates → 100, whatever the vendors.
     assert_eq!(classic::redundancy(&[]), 100.0);
     assert_eq!(
-        classic::redundancy(&[row(1.0, "a", Some("2024-01-01"), "c"), row(1.0, "a", None, "c")]),
+        classic::redundancy(&[
+            row(1.0, "a", Some("2024-01-01"), "c"),
+            row(1.0, "a", None, "c")
+        ]),
         100.0
     );
     // Same vendor, same day: penalty 100 → 0.
@@ -460,9 +546,8 @@ fn redundancy_metric() {
 
 #[test]
 fn spike_metric() {
-    let amounts = |xs: &[f64]| -> Vec<ClassicRow> {
-        xs.iter().map(|&a| row(a, "v", None, "c")).collect()
-    };
+    let amounts =
+        |xs: &[f64]| -> Vec<ClassicRow> { xs.iter().map(|&a| row(a, "v", None, "c")).collect() };
     // No rows → 0 (the original's guard before the n < 4 rule; gives the empty score 25).
     assert_eq!(classic::spike(&[]), 0.0);
     // n < 4 → 100, even with an obvious outlier.
@@ -511,7 +596,10 @@ fn waste_metric() {
     );
     // A quarter essential: 100 + 10, capped at 100.
     assert_eq!(
-        classic::waste(&[row(10.0, "v", None, "Insurance"), row(30.0, "v", None, "Office")]),
+        classic::waste(&[
+            row(10.0, "v", None, "Insurance"),
+            row(30.0, "v", None, "Office")
+        ]),
         100.0
     );
     // "Software Subscription" is waste (flaw kept on purpose); "Transport" is not essential.
@@ -642,7 +730,12 @@ fn file_level_errors() {
     ));
     assert!(matches!(
         parse("Amount,Vendor\n1,a,extra\n"),
-        Err(ClassicError::TooManyFields { line: 2, expected: 2, found: 3, .. })
+        Err(ClassicError::TooManyFields {
+            line: 2,
+            expected: 2,
+            found: 3,
+            ..
+        })
     ));
     let missing = classic_rows_from_csv(Path::new("/nonexistent/classic.csv"));
     assert!(matches!(missing, Err(ClassicError::Io { .. })));
@@ -677,7 +770,9 @@ fn arb_row() -> impl Strategy<Value = ClassicRow> {
         0.01f64..1.0e6,
         prop::sample::select(vec!["a", "b", "c", "Acme"]),
         prop::option::of(0u32..60),
-        prop::sample::select(vec!["Rent", "Coffee", "Office", "", "Gas", "Software", "Travel"]),
+        prop::sample::select(vec![
+            "Rent", "Coffee", "Office", "", "Gas", "Software", "Travel",
+        ]),
     )
         .prop_map(|(amount, vendor, day, category)| {
             let date = day.map(|d| {

@@ -1,4 +1,5 @@
-//! The batch import job: files → CSV connector → Arrow batches → an optional file sink.
+//! The batch import job: files → CSV connector → a destination: the Kafka producer (the normal
+//! path), a Parquet/NDJSON file, or nowhere (a dry run).
 //!
 //! Each file is independent: a file that cannot be read is reported and the others still
 //! import, and whatever was written for earlier files stays written. Transaction ids are
@@ -11,6 +12,18 @@ use verocta_ingest::{ImportSummary, IngestError};
 use verocta_lakehouse::{SinkError, TransactionFileSink};
 
 use crate::batch::{BatchPolicy, TransactionBatcher};
+use crate::kafka::KafkaError;
+use crate::kafka::producer::TransactionProducer;
+
+/// Where imported transactions go.
+pub enum Destination<'a> {
+    /// Publish to Kafka (flushed and checked for delivery at the end).
+    Kafka(&'a mut TransactionProducer),
+    /// Write to a file.
+    File(&'a mut TransactionFileSink),
+    /// Nowhere: only the summaries.
+    DryRun,
+}
 
 /// Failures that stop the whole job (the sink cannot take data).
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +34,9 @@ pub enum ImportJobError {
     /// Building a batch failed (an internal bug).
     #[error("building an Arrow batch failed: {0}")]
     Batch(#[from] arrow_schema::ArrowError),
+    /// Publishing failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
 }
 
 /// What happened to one file.
@@ -37,12 +53,11 @@ pub enum FileOutcome {
     },
 }
 
-/// Imports `files` in order, writing every transaction to `sink` when one is given
-/// (`None` is a dry run). Returns one outcome per file.
+/// Imports `files` in order into `destination`. Returns one outcome per file.
 pub fn import_files(
     files: &[PathBuf],
     config: &CsvImportConfig,
-    mut sink: Option<&mut TransactionFileSink>,
+    mut destination: Destination<'_>,
     policy: BatchPolicy,
 ) -> Result<Vec<FileOutcome>, ImportJobError> {
     let mut outcomes = Vec::with_capacity(files.len());
@@ -56,18 +71,18 @@ pub fn import_files(
             if job_error.is_some() {
                 return;
             }
-            let Some(sink) = sink.as_deref_mut() else {
-                return;
-            };
-            match batcher.push(&transaction) {
-                Ok(Some(batch)) => {
-                    if let Err(error) = sink.write(&batch) {
-                        job_error = Some(ImportJobError::Sink(error));
-                    }
+            let outcome = match &mut destination {
+                Destination::Kafka(producer) => {
+                    producer.send(&transaction).map_err(ImportJobError::from)
                 }
-                Ok(None) => {}
-                Err(error) => job_error = Some(ImportJobError::Batch(error)),
-            }
+                Destination::File(sink) => match batcher.push(&transaction) {
+                    Ok(Some(batch)) => sink.write(&batch).map_err(ImportJobError::from),
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(error.into()),
+                },
+                Destination::DryRun => Ok(()),
+            };
+            job_error = outcome.err();
         });
         if let Some(error) = job_error {
             return Err(error);
@@ -92,8 +107,16 @@ pub fn import_files(
             }
         }
         // Flush per file so a later file's failure never holds back an earlier file's rows.
-        if let (Some(sink), Some(batch)) = (sink.as_deref_mut(), batcher.flush()?) {
-            sink.write(&batch)?;
+        match &mut destination {
+            Destination::File(sink) => {
+                if let Some(batch) = batcher.flush()? {
+                    sink.write(&batch)?;
+                }
+            }
+            Destination::Kafka(producer) => {
+                producer.flush(std::time::Duration::from_secs(120))?;
+            }
+            Destination::DryRun => {}
         }
     }
     Ok(outcomes)
@@ -122,7 +145,7 @@ mod tests {
         let outcomes = import_files(
             &[good, empty],
             &config,
-            Some(&mut sink),
+            Destination::File(&mut sink),
             BatchPolicy {
                 max_rows: 2,
                 ..BatchPolicy::default()

@@ -4,8 +4,15 @@
 //! - [`import`]: the batch import job behind `verocta import`: files → CSV connector →
 //!   batches → a sink.
 //!
-//! Kafka consumers, micro-batches and DataFusion jobs arrive with the streaming backbone and
-//! reuse [`batch`]. Jobs depend on `ingest` and `lakehouse` only through their public APIs.
+//! - [`kafka`]: topics, the producer connectors publish through, and the worker that commits
+//!   micro-batches to Delta Lake exactly once.
+//! - [`metrics`]: the counters every component reports.
+//! - [`stack`]: broker, topics and workers in one process (`verocta up`).
+//!
+//! Jobs depend on `ingest` and `lakehouse` only through their public APIs.
 
 pub mod batch;
 pub mod import;
+pub mod kafka;
+pub mod metrics;
+pub mod stack;

@@ -3,21 +3,23 @@
 //! Types are chosen so that every Delta Lake reader can hold them without table features:
 //! money is `Int64` minor units plus the currency and its minor digits (a per-row scale cannot
 //! be a `Decimal128` column), the time of day is `Int32` seconds after midnight (Delta has no
-//! time type), and enums are their stable string codes.
+//! time type), integers are signed (Delta has no unsigned types), and enums are their stable
+//! string codes.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    UInt8Builder, UInt16Builder, UInt64Builder,
+    Date32Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::{
-    Array, ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, UInt16Array, UInt64Array,
+    Array, ArrayRef, Date32Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike};
 
+use crate::view::TransactionView;
 use crate::{
     Category, Currency, Exclusion, ExclusionReason, Money, SourceKind, SourceRef, TenantId,
     Transaction, TransactionClass, TransactionId,
@@ -50,19 +52,19 @@ const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 pub fn transaction_schema() -> SchemaRef {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     Arc::new(Schema::new(vec![
-        Field::new("schema_version", DataType::UInt16, false),
+        Field::new("schema_version", DataType::Int16, false),
         utf8("tenant_id", false),
         utf8("transaction_id", false),
         utf8("source_kind", false),
         utf8("source_format", false),
         utf8("source_name", false),
-        Field::new("source_line", DataType::UInt64, true),
+        Field::new("source_line", DataType::Int64, true),
         utf8("external_id", true),
         Field::new("booked_date", DataType::Date32, false),
         Field::new("booked_time_s", DataType::Int32, true),
         Field::new("amount_minor", DataType::Int64, false),
         utf8("currency", false),
-        Field::new("currency_digits", DataType::UInt8, false),
+        Field::new("currency_digits", DataType::Int8, false),
         Field::new("original_amount_minor", DataType::Int64, true),
         utf8("original_currency", true),
         utf8("class", false),
@@ -88,19 +90,19 @@ pub fn transaction_schema() -> SchemaRef {
 
 /// Appends transactions to column builders and finishes them into a [`RecordBatch`].
 pub struct TransactionBatchBuilder {
-    schema_version: UInt16Builder,
+    schema_version: Int16Builder,
     tenant_id: StringBuilder,
     transaction_id: StringBuilder,
     source_kind: StringBuilder,
     source_format: StringBuilder,
     source_name: StringBuilder,
-    source_line: UInt64Builder,
+    source_line: Int64Builder,
     external_id: StringBuilder,
     booked_date: Date32Builder,
     booked_time_s: Int32Builder,
     amount_minor: Int64Builder,
     currency: StringBuilder,
-    currency_digits: UInt8Builder,
+    currency_digits: Int8Builder,
     original_amount_minor: Int64Builder,
     original_currency: StringBuilder,
     class: StringBuilder,
@@ -131,19 +133,19 @@ impl TransactionBatchBuilder {
     pub fn with_capacity(rows: usize) -> Self {
         let text = || StringBuilder::with_capacity(rows, rows * 16);
         TransactionBatchBuilder {
-            schema_version: UInt16Builder::with_capacity(rows),
+            schema_version: Int16Builder::with_capacity(rows),
             tenant_id: text(),
             transaction_id: StringBuilder::with_capacity(rows, rows * 35),
             source_kind: text(),
             source_format: text(),
             source_name: text(),
-            source_line: UInt64Builder::with_capacity(rows),
+            source_line: Int64Builder::with_capacity(rows),
             external_id: text(),
             booked_date: Date32Builder::with_capacity(rows),
             booked_time_s: Int32Builder::with_capacity(rows),
             amount_minor: Int64Builder::with_capacity(rows),
             currency: text(),
-            currency_digits: UInt8Builder::with_capacity(rows),
+            currency_digits: Int8Builder::with_capacity(rows),
             original_amount_minor: Int64Builder::with_capacity(rows),
             original_currency: text(),
             class: text(),
@@ -176,32 +178,41 @@ impl TransactionBatchBuilder {
 
     /// Appends one transaction.
     pub fn append(&mut self, tx: &Transaction) {
-        self.schema_version.append_value(tx.schema_version);
-        self.tenant_id.append_value(tx.tenant_id.as_str());
-        self.transaction_id.append_value(tx.transaction_id.as_str());
+        self.append_view(&tx.view());
+    }
+
+    /// Appends one transaction view (the zero-copy path of the streaming workers).
+    pub fn append_view(&mut self, tx: &TransactionView<'_>) {
+        let amount = tx.amount.0;
+        self.schema_version.append_value(tx.schema_version as i16);
+        self.tenant_id.append_value(&tx.tenant_id);
+        self.transaction_id.append_value(&tx.transaction_id);
         self.source_kind.append_value(tx.source.kind.code());
         self.source_format.append_value(&tx.source.format);
         self.source_name.append_value(&tx.source.name);
-        self.source_line.append_option(tx.source.line);
+        self.source_line
+            .append_option(tx.source.line.map(|line| line as i64));
         self.external_id
             .append_option(tx.source.external_id.as_deref());
         self.booked_date
             .append_value(tx.booked_date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE);
         self.booked_time_s
             .append_option(tx.booked_time.map(|t| t.num_seconds_from_midnight() as i32));
-        self.amount_minor.append_value(tx.amount.minor_units());
-        self.currency.append_value(tx.amount.currency().code());
+        self.amount_minor.append_value(amount.minor_units());
+        self.currency.append_value(amount.currency().code());
         self.currency_digits
-            .append_value(tx.amount.currency().minor_digits());
+            .append_value(amount.currency().minor_digits() as i8);
         self.original_amount_minor
-            .append_option(tx.original_amount.map(|m| m.minor_units()));
-        self.original_currency
-            .append_option(tx.original_amount.map(|m| m.currency().code().to_string()));
+            .append_option(tx.original_amount.map(|m| m.0.minor_units()));
+        self.original_currency.append_option(
+            tx.original_amount
+                .map(|m| m.0.currency().code().to_string()),
+        );
         self.class.append_value(tx.class.code());
         self.exclusion_reason
             .append_option(tx.exclusion.as_ref().map(|e| e.reason.code()));
         self.exclusion_detail
-            .append_option(tx.exclusion.as_ref().map(|e| e.detail.as_str()));
+            .append_option(tx.exclusion.as_ref().map(|e| e.detail.as_ref()));
         self.vendor_raw.append_option(tx.vendor_raw.as_deref());
         self.vendor.append_option(tx.vendor.as_deref());
         self.category_raw.append_option(tx.category_raw.as_deref());
@@ -287,7 +298,7 @@ pub fn transactions_from_batch(
     batch: &RecordBatch,
 ) -> Result<Vec<Transaction>, ArrowConversionError> {
     let cols = Columns { batch };
-    let schema_version = cols.get::<UInt16Array>("schema_version")?;
+    let schema_version = cols.get::<Int16Array>("schema_version")?;
     let text = |name| cols.get::<StringArray>(name);
     let (tenant_id, transaction_id) = (text("tenant_id")?, text("transaction_id")?);
     let (source_kind, source_format, source_name) = (
@@ -295,7 +306,7 @@ pub fn transactions_from_batch(
         text("source_format")?,
         text("source_name")?,
     );
-    let source_line = cols.get::<UInt64Array>("source_line")?;
+    let source_line = cols.get::<Int64Array>("source_line")?;
     let external_id = text("external_id")?;
     let booked_date = cols.get::<Date32Array>("booked_date")?;
     let booked_time_s = cols.get::<Int32Array>("booked_time_s")?;
@@ -353,7 +364,7 @@ pub fn transactions_from_batch(
         let class_code = class.value(row);
         let kind_code = source_kind.value(row);
         out.push(Transaction {
-            schema_version: schema_version.value(row),
+            schema_version: schema_version.value(row) as u16,
             tenant_id: TenantId::new(tenant_id.value(row))
                 .map_err(|e| bad("tenant_id", e.to_string()))?,
             transaction_id: TransactionId::parse(transaction_id.value(row))
@@ -363,7 +374,9 @@ pub fn transactions_from_batch(
                     .ok_or_else(|| bad("source_kind", format!("unknown kind `{kind_code}`")))?,
                 format: source_format.value(row).to_string(),
                 name: source_name.value(row).to_string(),
-                line: source_line.is_valid(row).then(|| source_line.value(row)),
+                line: source_line
+                    .is_valid(row)
+                    .then(|| source_line.value(row) as u64),
                 external_id: opt_str(external_id, row),
             },
             booked_date: NaiveDate::from_num_days_from_ce_opt(days)

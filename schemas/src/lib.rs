@@ -14,6 +14,7 @@ pub mod category;
 pub mod ids;
 pub mod money;
 pub mod transaction;
+pub mod view;
 pub mod wire;
 
 pub use category::Category;

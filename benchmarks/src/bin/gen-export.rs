@@ -28,12 +28,22 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.size_mb > 0.0, "--size-mb must be positive");
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let file = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let spec = ExportSpec { seed: args.seed, target_bytes: (args.size_mb * MB) as u64 };
+    let file =
+        File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let spec = ExportSpec {
+        seed: args.seed,
+        target_bytes: (args.size_mb * MB) as u64,
+    };
     let stats = write_export(BufWriter::with_capacity(1 << 20, file), spec)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!("wrote {} rows, {} bytes to {}", stats.rows, stats.bytes, args.out.display());
+    eprintln!(
+        "wrote {} rows, {} bytes to {}",
+        stats.rows,
+        stats.bytes,
+        args.out.display()
+    );
     Ok(())
 }

@@ -29,11 +29,13 @@ fn import_to_arrow(path: &Path, config: &CsvImportConfig) -> anyhow::Result<u64>
     let mut batcher = TransactionBatcher::new(BatchPolicy::default());
     let mut arrow_rows = 0u64;
     let mut failure = None;
-    let summary = verocta_ingest::import_file(path, config, |transaction| match batcher.push(&transaction) {
-        Ok(Some(batch)) => arrow_rows += batch.num_rows() as u64,
-        Ok(None) => {}
-        Err(error) => {
-            failure.get_or_insert(error);
+    let summary = verocta_ingest::import_file(path, config, |transaction| {
+        match batcher.push(&transaction) {
+            Ok(Some(batch)) => arrow_rows += batch.num_rows() as u64,
+            Ok(None) => {}
+            Err(error) => {
+                failure.get_or_insert(error);
+            }
         }
     })
     .with_context(|| format!("cannot import {}", path.display()))?;
@@ -44,7 +46,11 @@ fn import_to_arrow(path: &Path, config: &CsvImportConfig) -> anyhow::Result<u64>
         arrow_rows += batch.num_rows() as u64;
     }
     if summary.rejected_count > 0 {
-        bail!("{} rows rejected, first: {:?}", summary.rejected_count, summary.rejected.first());
+        bail!(
+            "{} rows rejected, first: {:?}",
+            summary.rejected_count,
+            summary.rejected.first()
+        );
     }
     eprintln!(
         "layout {}: {} rows read, {} transactions, {} excluded, {} as arrow",
@@ -55,8 +61,14 @@ fn import_to_arrow(path: &Path, config: &CsvImportConfig) -> anyhow::Result<u64>
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let file_bytes = std::fs::metadata(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?.len();
-    let config = RawImportOptions { tenant: "bench".into(), ..Default::default() }.validate()?;
+    let file_bytes = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    let config = RawImportOptions {
+        tenant: "bench".into(),
+        ..Default::default()
+    }
+    .validate()?;
     let mut best: Option<(f64, u64)> = None;
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();

@@ -65,6 +65,8 @@ const SYNONYMS: &[(Role, &[&str])] = &[
             "date",
             "trans date",
             "txn date",
+            "date started (utc)",
+            "started date",
             "date completed (utc)",
             "completed date",
             "date completed",
@@ -73,8 +75,6 @@ const SYNONYMS: &[(Role, &[&str])] = &[
             "posting date",
             "value date",
             "timestamp",
-            "date started (utc)",
-            "started date",
             "created",
             "created date",
             "clearing date",
@@ -200,7 +200,6 @@ const SYNONYMS: &[(Role, &[&str])] = &[
             "gl account",
             "ledger account",
             "account id",
-            "split",
         ],
     ),
     (Role::Type, &["transaction type", "type", "txn type"]),
@@ -590,6 +589,26 @@ impl Headers {
                 taken.push(i);
             }
         }
+        // A second date column (Revolut's completed date beside the started date, a posted
+        // date beside the transaction date) stands in when the first is empty, as it is for
+        // pending rows.
+        if let Some(date) = columns.date {
+            columns.date_fallback = self.column_for(Role::Date, &taken);
+        }
+        if matches!(layout, Layout::RevolutBusiness | Layout::Revolut)
+            && columns.description.is_some()
+        {
+            // Revolut's Description is the counterparty ("Amazon", "To ACME LTD"); Reference is
+            // a note and Payer the team member who paid.
+            let payer = self.names.iter().position(|n| n == "payer");
+            columns.employee = columns.employee.or(payer);
+            columns.vendor = columns.description.take();
+            columns.memo = self
+                .names
+                .iter()
+                .position(|n| n == "reference")
+                .or(columns.memo);
+        }
         // A single "exchange in" column after "exchange out" is also an exchange marker.
         if let Some(i) = self.names.iter().position(|n| n == "exchange in") {
             columns.exchange_in = Some(i);
@@ -618,6 +637,7 @@ fn split_currency_hint(name: &str) -> (String, Option<Currency>) {
 #[allow(missing_docs)]
 pub struct Columns {
     pub date: Option<usize>,
+    pub date_fallback: Option<usize>,
     pub amount: Option<usize>,
     pub debit: Option<usize>,
     pub credit: Option<usize>,

@@ -217,19 +217,38 @@ impl CsvSource {
     }
 }
 
-fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> csv::Reader<Box<dyn Read + Send>> {
+type CsvReader = csv::Reader<std::io::Chain<Box<dyn Read + Send>, &'static [u8]>>;
+
+/// A CSV reader whose records all end in `\n`: `\n` is the only terminator (a `\r` before it is
+/// trimmed with the field), and a final newline is appended, so that [`record_start_line`] can
+/// count lines the same way for LF and CRLF files and for a last line without a newline.
+fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> CsvReader {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(1 << 16)
-        .from_reader(input)
+        .from_reader(input.chain(&b"\n"[..]))
+}
+
+/// The 1-based physical line where the record just read starts: the reader stands at the start
+/// of the line after the record, and the record spans one line plus one per newline inside
+/// its quoted fields. (The csv crate's own record position is taken before blank lines are
+/// skipped, so it can point above the record.)
+fn record_start_line(reader: &CsvReader, record: &StringRecord) -> u64 {
+    let after = reader.position().line();
+    let inner_newlines: usize = record
+        .iter()
+        .map(|field| field.bytes().filter(|b| *b == b'\n').count())
+        .sum();
+    after.saturating_sub(1 + inner_newlines as u64).max(1)
 }
 
 type HeaderFound = (usize, u64, Vec<String>, Layout, Columns);
 
 fn find_header(
-    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    reader: &mut CsvReader,
     record: &mut StringRecord,
     config: &CsvImportConfig,
     path: &Path,
@@ -239,7 +258,7 @@ fn find_header(
         if is_blank(record) {
             continue;
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record_start_line(reader, record);
         let headers = Headers::new(record.iter());
         let found = match (&config.mapping, config.format) {
             (Some(mapping), _) => mapped_columns(&headers, mapping).map(|c| (Layout::Mapped, c)),
@@ -302,7 +321,7 @@ fn mapped_columns(headers: &Headers, mapping: &ColumnMapping) -> Option<Columns>
 
 /// Pass 1: gathers the evidence that settles the file-wide conventions.
 fn scan(
-    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    reader: &mut CsvReader,
     record: &mut StringRecord,
     config: &CsvImportConfig,
     plan: &mut FilePlan,
@@ -315,8 +334,8 @@ fn scan(
     let mut finished_date_keys = HashSet::new();
     let mut current_key = String::new();
     while reader.read_record(record).map_err(csv_error(path))? {
-        let line = record.position().map_or(0, |p| p.line());
-        if let Some(date) = cell(record, columns.date) {
+        let line = record_start_line(reader, record);
+        if let Some(date) = cell(record, columns.date).or(cell(record, columns.date_fallback)) {
             dates.observe(line, date);
             let key = date_key(date);
             if key != current_key {
@@ -396,7 +415,7 @@ fn date_key(date: &str) -> &str {
 /// Iterator over a file's row outcomes (pass 2).
 pub struct Rows<'a> {
     source: &'a CsvSource,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader,
     record: StringRecord,
     /// Occurrences of each row identity, to tell identical rows apart deterministically.
     occurrences: HashMap<u64, u32>,
@@ -430,7 +449,7 @@ type RowError = (Option<usize>, String);
 
 impl Rows<'_> {
     fn outcome(&mut self) -> RowOutcome {
-        let line = self.record.position().map_or(0, |p| p.line());
+        let line = record_start_line(&self.reader, &self.record);
         match self.read_row(line) {
             Ok(outcome) => outcome,
             Err((column, reason)) => RowOutcome::Rejected(Rejection {
@@ -463,15 +482,12 @@ impl Rows<'_> {
             .find(|c| !c.is_empty())
             .unwrap_or_default();
         let label = cell(record, columns.vendor).or(cell(record, columns.description));
-        let date_text = cell(record, columns.date);
+        let date_text = cell(record, columns.date).or(cell(record, columns.date_fallback));
         let parsed_date = date_text.map(|text| parse_date(text, plan.date_order));
         let Some(Ok((booked_date, booked_time))) = parsed_date else {
             // No usable date: a total, balance, heading or footer row — or a broken row.
             if let Some((_, Some(exclusion))) = summary_row(first_cell) {
                 return Ok(RowOutcome::Skipped { line, exclusion });
-            }
-            if let Some(Err(error)) = parsed_date {
-                return Err((columns.date, error.to_string()));
             }
             let has_money = [
                 columns.amount,
@@ -482,13 +498,22 @@ impl Rows<'_> {
             ]
             .into_iter()
             .any(|i| cell(record, i).is_some());
-            if has_money {
-                return Err((
-                    columns.date,
-                    "date is empty: every transaction needs a date".into(),
-                ));
+            let non_empty = record.iter().filter(|c| !c.trim().is_empty()).count();
+            match (has_money, parsed_date) {
+                (true, Some(Err(error))) => return Err((columns.date, error.to_string())),
+                (true, _) => {
+                    return Err((
+                        columns.date,
+                        "date is empty: every transaction needs a date".into(),
+                    ));
+                }
+                (false, Some(Err(error))) if non_empty > 1 => {
+                    return Err((columns.date, error.to_string()));
+                }
+                _ => {}
             }
-            if record.iter().filter(|c| !c.trim().is_empty()).count() == 1 {
+            if non_empty == 1 {
+                // A report section heading ("Office Expenses"): the account of the rows below.
                 self.current_section = Some(first_cell.to_string());
             }
             let exclusion = Exclusion {
@@ -713,7 +738,7 @@ impl Rows<'_> {
             booked_date,
             booked_time,
             amount: money.amount,
-            original_amount: original_amount.filter(|o| *o != money.amount),
+            original_amount: original_amount.filter(|o| o.currency() != money.amount.currency()),
             class,
             exclusion,
             vendor_raw,

@@ -952,8 +952,7 @@ pub fn classic_rows_from_bytes(
             amount,
             vendor: cell(record, columns.vendor).unwrap_or_else(|| "Unknown Vendor".to_owned()),
             date: cell(record, columns.date).and_then(|c| parse_classic_date(&c)),
-            category: cell(record, columns.category)
-                .unwrap_or_else(|| "Uncategorized".to_owned()),
+            category: cell(record, columns.category).unwrap_or_else(|| "Uncategorized".to_owned()),
         });
     }
     Ok(rows)

@@ -1,0 +1,484 @@
+//! Delta Lake tables under `DATA_DIR/lake/<table>`, the system of record.
+//!
+//! The `transactions` table holds canonical transactions plus a `booked_month` (`YYYY-MM`)
+//! partition column. Partitioning is by month only: a per-tenant partition would explode into
+//! tens of thousands of small files at 5,000 tenants, while month partitions keep files large
+//! and rows are written sorted by tenant, so Parquet statistics skip other tenants' row groups.
+//!
+//! Exactly-once: [`TransactionsTable::append`] commits a batch together with one Delta `txn`
+//! action per source partition (`app_id` = the stream's id, `version` = the last offset in the
+//! batch), in the same atomic commit. A writer re-reads those versions on start and seeks its
+//! source there (kafka-delta-ingest's design). Before committing it checks the versions are the
+//! ones it started from, and Delta's conflict checker rejects a concurrent commit for the same
+//! `app_id`, so a writer that lost its partitions in a rebalance can never commit them twice.
+//! Rows whose `transaction_id` is already in the table (a re-imported file) are dropped before
+//! the write, so source duplicates never become table duplicates.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::{StructType, Transaction as DeltaTxn};
+use deltalake::operations::optimize::OptimizeType;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+use verocta_schemas::arrow::transaction_schema;
+
+/// Name of the transactions table.
+pub const TRANSACTIONS_TABLE: &str = "transactions";
+
+/// Errors from the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// Delta Lake failed.
+    #[error("delta table {table}: {source}")]
+    Delta {
+        /// Table path.
+        table: String,
+        /// Cause.
+        source: DeltaTableError,
+    },
+    /// A query failed (often the user's SQL).
+    #[error("query failed: {0}")]
+    Query(#[from] deltalake::datafusion::error::DataFusionError),
+    /// Arrow failed (an internal bug).
+    #[error(transparent)]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// A path is not usable as a table location.
+    #[error("cannot use {0} as a table location")]
+    Location(String),
+    /// The table's recorded offsets moved under us: another writer owns the partition now.
+    #[error("another writer committed {app_id} (expected version {expected:?}, found {found:?})")]
+    Fenced {
+        /// The stream partition.
+        app_id: String,
+        /// Version this writer started from.
+        expected: Option<i64>,
+        /// Version in the table.
+        found: Option<i64>,
+    },
+}
+
+impl LakeError {
+    /// Whether the error means "someone else owns this now" rather than a failure.
+    pub fn is_fenced(&self) -> bool {
+        match self {
+            LakeError::Fenced { .. } => true,
+            LakeError::Delta {
+                source: DeltaTableError::Transaction { .. },
+                ..
+            } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The lake: a directory of Delta tables.
+#[derive(Clone, Debug)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+impl Lake {
+    /// The lake under `data_dir/lake`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Lake {
+            root: data_dir.join("lake"),
+        }
+    }
+
+    /// Directory of one table.
+    pub fn table_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Opens (creating if needed) the transactions table.
+    pub async fn transactions(&self) -> Result<TransactionsTable, LakeError> {
+        TransactionsTable::open_or_create(&self.table_dir(TRANSACTIONS_TABLE)).await
+    }
+
+    /// Names of the Delta tables present.
+    pub fn table_names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("_delta_log").is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Runs SQL over every table in the lake (each registered under its directory name).
+    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        let ctx = SessionContext::new();
+        for name in self.table_names() {
+            let table = open(&self.table_dir(&name)).await?;
+            register(&ctx, &name, &table).await?;
+        }
+        Ok(ctx.sql(query).await?.collect().await?)
+    }
+}
+
+fn table_url(path: &Path) -> Result<url::Url, LakeError> {
+    std::fs::create_dir_all(path).map_err(|_| LakeError::Location(path.display().to_string()))?;
+    let absolute = path
+        .canonicalize()
+        .map_err(|_| LakeError::Location(path.display().to_string()))?;
+    url::Url::from_directory_path(&absolute)
+        .map_err(|()| LakeError::Location(path.display().to_string()))
+}
+
+fn delta_error(path: &Path) -> impl Fn(DeltaTableError) -> LakeError + '_ {
+    move |source| LakeError::Delta {
+        table: path.display().to_string(),
+        source,
+    }
+}
+
+async fn open(path: &Path) -> Result<DeltaTable, LakeError> {
+    DeltaTable::try_from_url(table_url(path)?)
+        .await
+        .map_err(delta_error(path))
+}
+
+async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<(), LakeError> {
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|source| LakeError::Delta {
+            table: name.into(),
+            source,
+        })?;
+    let provider = table.table_provider().await?;
+    ctx.register_table(name, provider)?;
+    Ok(())
+}
+
+/// The `transactions` Delta table.
+pub struct TransactionsTable {
+    path: PathBuf,
+    table: DeltaTable,
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Rows written.
+    pub written: usize,
+    /// Rows dropped because their id was already in the table or earlier in the batch.
+    pub duplicates: usize,
+    /// Table version committed, if anything was committed.
+    pub version: Option<u64>,
+}
+
+/// The table schema: canonical transactions plus the partition column.
+pub fn transactions_table_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = transaction_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("booked_month", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+impl TransactionsTable {
+    /// Opens the table, creating it (empty, partitioned by `booked_month`) when absent.
+    pub async fn open_or_create(path: &Path) -> Result<Self, LakeError> {
+        let table = open(path).await?;
+        if table.version().is_some() {
+            return Ok(TransactionsTable {
+                path: path.to_path_buf(),
+                table,
+            });
+        }
+        let schema: StructType = transactions_table_schema()
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| LakeError::Delta {
+                table: path.display().to_string(),
+                source: DeltaTableError::Generic(e.to_string()),
+            })?;
+        let created = table
+            .create()
+            .with_columns(schema.fields().cloned())
+            .with_partition_columns(["booked_month"])
+            .with_table_name(TRANSACTIONS_TABLE)
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .map_err(delta_error(path))?;
+        Ok(TransactionsTable {
+            path: path.to_path_buf(),
+            table: created,
+        })
+    }
+
+    /// Reloads the latest table state.
+    pub async fn refresh(&mut self) -> Result<(), LakeError> {
+        self.table
+            .update_state()
+            .await
+            .map_err(delta_error(&self.path))
+    }
+
+    /// The committed `txn` version of each app id (after a refresh).
+    pub async fn committed_versions(
+        &mut self,
+        app_ids: &[String],
+    ) -> Result<HashMap<String, Option<i64>>, LakeError> {
+        self.refresh().await?;
+        let mut versions = HashMap::with_capacity(app_ids.len());
+        for app_id in app_ids {
+            versions.insert(app_id.clone(), self.version_of(app_id).await?);
+        }
+        Ok(versions)
+    }
+
+    async fn version_of(&self, app_id: &str) -> Result<Option<i64>, LakeError> {
+        let state = self.table.snapshot().map_err(delta_error(&self.path))?;
+        state
+            .transaction_version(self.table.log_store().as_ref(), app_id)
+            .await
+            .map_err(delta_error(&self.path))
+    }
+
+    /// Appends canonical transactions and records `offsets` (app id → last version) in the
+    /// same commit, provided each app id is still at `expected` (fencing).
+    pub async fn append(
+        &mut self,
+        batch: &RecordBatch,
+        offsets: &[(String, i64)],
+        expected: &HashMap<String, Option<i64>>,
+    ) -> Result<AppendOutcome, LakeError> {
+        self.refresh().await?;
+        for (app_id, _) in offsets {
+            let found = self.version_of(app_id).await?;
+            let wanted = expected.get(app_id).copied().flatten();
+            if found != wanted {
+                return Err(LakeError::Fenced {
+                    app_id: app_id.clone(),
+                    expected: wanted,
+                    found,
+                });
+            }
+        }
+        let with_month = add_booked_month(batch)?;
+        let (fresh, duplicates) = self.drop_known_ids(&with_month).await?;
+        let txns: Vec<DeltaTxn> = offsets
+            .iter()
+            .map(|(app_id, version)| DeltaTxn::new(app_id, *version))
+            .collect();
+        if txns.is_empty() && fresh.num_rows() == 0 {
+            return Ok(AppendOutcome {
+                written: 0,
+                duplicates,
+                version: None,
+            });
+        }
+        let written = fresh.num_rows();
+        let sorted = sort_for_pruning(&fresh)?;
+        let properties = deltalake::kernel::transaction::CommitProperties::default()
+            .with_application_transactions(txns);
+        let table = self
+            .table
+            .clone()
+            .write(if written > 0 { vec![sorted] } else { vec![] })
+            .with_save_mode(SaveMode::Append)
+            .with_partition_columns(["booked_month"])
+            .with_commit_properties(properties)
+            .await
+            .map_err(delta_error(&self.path))?;
+        self.table = table;
+        Ok(AppendOutcome {
+            written,
+            duplicates,
+            version: self.table.version(),
+        })
+    }
+
+    /// Drops rows whose id appears earlier in the batch or already in the table.
+    async fn drop_known_ids(&self, batch: &RecordBatch) -> Result<(RecordBatch, usize), LakeError> {
+        let ids = string_column(batch, "transaction_id")?;
+        let tenants = string_column(batch, "tenant_id")?;
+        let months = string_column(batch, "booked_month")?;
+        let tenant_set: HashSet<&str> = (0..batch.num_rows()).map(|i| tenants.value(i)).collect();
+        let month_set: HashSet<&str> = (0..batch.num_rows()).map(|i| months.value(i)).collect();
+        let known = self.existing_ids(&tenant_set, &month_set).await?;
+        let mut seen = HashSet::with_capacity(batch.num_rows());
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|i| {
+                let id = ids.value(i);
+                Some(!known.contains(id) && seen.insert(id))
+            })
+            .collect();
+        let kept = arrow_select_filter(batch, &keep)?;
+        let dropped = batch.num_rows() - kept.num_rows();
+        Ok((kept, dropped))
+    }
+
+    async fn existing_ids(
+        &self,
+        tenants: &HashSet<&str>,
+        months: &HashSet<&str>,
+    ) -> Result<HashSet<String>, LakeError> {
+        if self
+            .table
+            .snapshot()
+            .map(|s| s.log_data().num_files())
+            .unwrap_or(0)
+            == 0
+        {
+            return Ok(HashSet::new());
+        }
+        let ctx = SessionContext::new();
+        register(&ctx, "t", &self.table).await?;
+        // Tenant ids and months are validated ([A-Za-z0-9._-] and YYYY-MM), so quoting is safe.
+        let list = |values: &HashSet<&str>| {
+            values
+                .iter()
+                .map(|v| format!("'{v}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let query = format!(
+            "SELECT transaction_id FROM t WHERE booked_month IN ({}) AND tenant_id IN ({})",
+            list(months),
+            list(tenants)
+        );
+        let batches = ctx.sql(&query).await?.collect().await?;
+        let mut known = HashSet::new();
+        for batch in &batches {
+            let column = batch.column(0);
+            let ids = deltalake::arrow::compute::cast(column, &DataType::Utf8)?;
+            let ids = ids
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or(LakeError::Location("transaction_id".into()))?;
+            known.extend((0..ids.len()).map(|i| ids.value(i).to_string()));
+        }
+        Ok(known)
+    }
+
+    /// Rows in the table.
+    pub async fn count_rows(&self) -> Result<u64, LakeError> {
+        let ctx = SessionContext::new();
+        register(&ctx, "t", &self.table).await?;
+        Ok(ctx.table("t").await?.count().await? as u64)
+    }
+
+    /// Rewrites small files into large ones (safe any time; readers keep working).
+    pub async fn compact(&mut self) -> Result<String, LakeError> {
+        let (table, metrics) = self
+            .table
+            .clone()
+            .optimize()
+            .with_type(OptimizeType::Compact)
+            .await
+            .map_err(delta_error(&self.path))?;
+        self.table = table;
+        Ok(format!(
+            "compacted {} files into {} ({} partitions)",
+            metrics.num_files_removed, metrics.num_files_added, metrics.partitions_optimized
+        ))
+    }
+
+    /// Deletes files no longer referenced and older than `retention` (default 7 days; Delta's
+    /// safety check refuses shorter unless `force`).
+    pub async fn vacuum(
+        &mut self,
+        retention_hours: u64,
+        dry_run: bool,
+        force: bool,
+    ) -> Result<Vec<String>, LakeError> {
+        let (table, metrics) = self
+            .table
+            .clone()
+            .vacuum()
+            .with_retention_period(chrono::Duration::hours(retention_hours as i64))
+            .with_enforce_retention_duration(!force)
+            .with_dry_run(dry_run)
+            .await
+            .map_err(delta_error(&self.path))?;
+        self.table = table;
+        Ok(metrics.files_deleted)
+    }
+
+    /// Writes a checkpoint so readers need not replay the whole log.
+    pub async fn checkpoint(&mut self) -> Result<u64, LakeError> {
+        self.refresh().await?;
+        deltalake::checkpoints::create_checkpoint(&self.table, None)
+            .await
+            .map_err(delta_error(&self.path))?;
+        Ok(self.table.version().unwrap_or_default())
+    }
+
+    /// Number of data files in the current version.
+    pub fn file_count(&self) -> usize {
+        self.table
+            .snapshot()
+            .map(|s| s.log_data().num_files())
+            .unwrap_or(0)
+    }
+}
+
+fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, LakeError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| LakeError::Location(format!("column {name}")))
+}
+
+fn arrow_select_filter(batch: &RecordBatch, keep: &BooleanArray) -> Result<RecordBatch, LakeError> {
+    Ok(deltalake::arrow::compute::filter_record_batch(batch, keep)?)
+}
+
+/// Adds `booked_month` (`YYYY-MM`) derived from `booked_date`.
+pub fn add_booked_month(batch: &RecordBatch) -> Result<RecordBatch, LakeError> {
+    let dates = batch
+        .column_by_name("booked_date")
+        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+        .ok_or_else(|| LakeError::Location("column booked_date".into()))?;
+    let months: StringArray = (0..dates.len())
+        .map(|i| {
+            dates
+                .value_as_date(i)
+                .map(|d| d.format("%Y-%m").to_string())
+        })
+        .collect();
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(months));
+    Ok(RecordBatch::try_new(transactions_table_schema(), columns)?)
+}
+
+/// Sorts by (booked_month, tenant_id, booked_date) so each file's tenant statistics are tight.
+fn sort_for_pruning(batch: &RecordBatch) -> Result<RecordBatch, LakeError> {
+    use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| LakeError::Location(name.into()))
+    };
+    let keys = vec![
+        SortColumn {
+            values: column("booked_month")?,
+            options: None,
+        },
+        SortColumn {
+            values: column("tenant_id")?,
+            options: None,
+        },
+        SortColumn {
+            values: column("booked_date")?,
+            options: None,
+        },
+    ];
+    let indices = lexsort_to_indices(&keys, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}

@@ -1,0 +1,524 @@
+//! The pipeline worker: consumes the transactions topic in a consumer group and commits
+//! micro-batches to the `transactions` Delta table exactly once.
+//!
+//! Delivery guarantee: exactly once into Delta, whatever is killed when.
+//! - Offsets live in Delta, not Kafka: each batch's last offset per partition is committed as a
+//!   Delta `txn` action in the same commit as its rows (see `verocta_lakehouse::delta`).
+//! - On every assignment (start, rebalance) the worker reads those versions and assigns its
+//!   partitions at `version + 1`. Anything consumed but not committed is simply read again.
+//! - A batch is committed only if Delta still holds the versions it started from; a worker
+//!   that lost a partition in a rebalance is fenced and drops its batch.
+//! - Kafka group offsets are committed after Delta, asynchronously, for lag monitoring only.
+//! - Records that fail validation go to the dead-letter topic (delivered before the batch that
+//!   skips them commits: at least once there) and never stop the stream.
+//!
+//! Decoding is zero-copy: each message's JSON is decoded into a borrowed
+//! [`TransactionView`] and appended straight into Arrow builders; no owned per-row structs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use tokio::runtime::Handle;
+use verocta_lakehouse::{Lake, LakeError, TransactionsTable};
+use verocta_schemas::arrow::TransactionBatchBuilder;
+use verocta_schemas::view::TransactionView;
+
+use super::producer::{DeadLetter, TransactionProducer};
+use super::topics::Topology;
+use super::{KafkaConfig, KafkaError};
+use crate::batch::BatchPolicy;
+use crate::metrics::ComponentMetrics;
+
+/// Worker settings.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Broker connection.
+    pub kafka: KafkaConfig,
+    /// Topic names.
+    pub topology: Topology,
+    /// Consumer group.
+    pub group_id: String,
+    /// Where the Delta tables live.
+    pub lake: Lake,
+    /// Micro-batch bounds.
+    pub batch: BatchPolicy,
+}
+
+impl WorkerConfig {
+    /// The Delta `txn` app id recording a partition's offsets.
+    pub fn app_id(&self, partition: i32) -> String {
+        format!("{}-{}", self.topology.transactions(), partition)
+    }
+}
+
+/// Why a worker stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// Delta failed after retries.
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// Building a batch failed (an internal bug).
+    #[error("building an Arrow batch failed: {0}")]
+    Batch(#[from] arrow_schema::ArrowError),
+}
+
+impl From<rdkafka::error::KafkaError> for WorkerError {
+    fn from(error: rdkafka::error::KafkaError) -> Self {
+        WorkerError::Kafka(error.into())
+    }
+}
+
+/// Assignment shared between the rebalance callback and the loop.
+#[derive(Default)]
+struct Assignment {
+    /// Bumped on every rebalance; the loop drops uncommitted work when it changes.
+    generation: u64,
+    /// Committed Delta version per owned partition (`None`: nothing committed yet).
+    committed: HashMap<i32, Option<i64>>,
+    /// Last error while reading offsets in the callback.
+    error: Option<String>,
+}
+
+/// Consumer context: assigns partitions at the offsets recorded in Delta.
+struct DeltaSeekingContext {
+    config: WorkerConfig,
+    runtime: Handle,
+    table: Arc<tokio::sync::Mutex<TransactionsTable>>,
+    assignment: Arc<Mutex<Assignment>>,
+}
+
+impl ClientContext for DeltaSeekingContext {}
+
+impl ConsumerContext for DeltaSeekingContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if let Err(error) = consumer.unassign() {
+                    tracing::warn!(%error, "unassign failed");
+                }
+                let mut state = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+                state.committed.clear();
+                state.generation += 1;
+                tracing::info!("partitions revoked");
+            }
+            other => tracing::warn!(error = ?other, "rebalance error"),
+        }
+    }
+}
+
+impl DeltaSeekingContext {
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let partitions: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        let app_ids: Vec<String> = partitions
+            .iter()
+            .map(|(_, p)| self.config.app_id(*p))
+            .collect();
+        let table = Arc::clone(&self.table);
+        let versions = self
+            .runtime
+            .block_on(async move { table.lock().await.committed_versions(&app_ids).await });
+        let mut state = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+        state.generation += 1;
+        state.committed.clear();
+        let versions = match versions {
+            Ok(versions) => versions,
+            Err(error) => {
+                // Without offsets we must not consume: leave the partitions unassigned and let
+                // the loop fail, so the process restarts and tries again.
+                state.error = Some(error.to_string());
+                return;
+            }
+        };
+        for (topic, partition) in &partitions {
+            let committed = versions
+                .get(&self.config.app_id(*partition))
+                .copied()
+                .flatten();
+            let offset = committed.map_or(Offset::Beginning, |v| Offset::Offset(v + 1));
+            if let Err(error) = tpl.set_partition_offset(topic, *partition, offset) {
+                state.error = Some(error.to_string());
+                return;
+            }
+            state.committed.insert(*partition, committed);
+        }
+        if let Err(error) = consumer.assign(tpl) {
+            state.error = Some(error.to_string());
+            return;
+        }
+        tracing::info!(partitions = ?state.committed, "partitions assigned at Delta offsets");
+    }
+}
+
+/// The uncommitted micro-batch.
+struct Pending {
+    builder: TransactionBatchBuilder,
+    bytes: usize,
+    opened_at: Option<Instant>,
+    last_offsets: HashMap<i32, i64>,
+    dead_letters: Vec<DeadLetter>,
+    records: usize,
+}
+
+impl Pending {
+    fn new(policy: &BatchPolicy) -> Self {
+        Pending {
+            builder: TransactionBatchBuilder::with_capacity(policy.max_rows.min(65_536)),
+            bytes: 0,
+            opened_at: None,
+            last_offsets: HashMap::new(),
+            dead_letters: Vec::new(),
+            records: 0,
+        }
+    }
+
+    fn is_ready(&self, policy: &BatchPolicy, now: Instant) -> bool {
+        self.records >= policy.max_rows
+            || self.bytes >= policy.max_bytes
+            || self
+                .opened_at
+                .is_some_and(|opened| now.duration_since(opened) >= policy.linger)
+    }
+
+    fn clear(&mut self) -> Result<(), arrow_schema::ArrowError> {
+        self.builder.finish()?;
+        self.bytes = 0;
+        self.opened_at = None;
+        self.last_offsets.clear();
+        self.dead_letters.clear();
+        self.records = 0;
+        Ok(())
+    }
+}
+
+/// Runs one worker until `stop` is set (then commits what it holds and returns).
+pub fn run_worker(
+    config: WorkerConfig,
+    runtime: Handle,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<ComponentMetrics>,
+) -> Result<(), WorkerError> {
+    let table = runtime.block_on(config.lake.transactions())?;
+    let table = Arc::new(tokio::sync::Mutex::new(table));
+    let assignment = Arc::new(Mutex::new(Assignment::default()));
+    let context = DeltaSeekingContext {
+        config: config.clone(),
+        runtime: runtime.clone(),
+        table: Arc::clone(&table),
+        assignment: Arc::clone(&assignment),
+    };
+    let mut client = config.kafka.client_config();
+    client
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    for (key, value) in &config.kafka.extra {
+        client.set(key, value);
+    }
+    let consumer: BaseConsumer<DeltaSeekingContext> = client.create_with_context(context)?;
+    consumer.subscribe(&[&config.topology.transactions()])?;
+    let mut dead_letters = TransactionProducer::new(&config.kafka, &config.topology.dead_letter())?;
+    let mut pending = Pending::new(&config.batch);
+    let mut generation_seen = 0;
+    let topic = config.topology.transactions();
+
+    while !stop.load(Ordering::Relaxed) {
+        let message = consumer.poll(Duration::from_millis(100));
+        {
+            let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(error) = state.error.take() {
+                return Err(
+                    LakeError::Location(format!("reading committed offsets: {error}")).into(),
+                );
+            }
+            if state.generation != generation_seen {
+                // Uncommitted records of a previous assignment will be re-read from the Delta
+                // offsets by whoever owns their partitions now.
+                generation_seen = state.generation;
+                pending.clear()?;
+            }
+        }
+        match message {
+            Some(Ok(message)) => accept(&message, &topic, &mut pending, &metrics),
+            Some(Err(error)) => {
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, "consumer error");
+            }
+            None => {}
+        }
+        if pending.records > 0 && pending.is_ready(&config.batch, Instant::now()) {
+            commit(
+                &config,
+                &runtime,
+                &table,
+                &assignment,
+                &consumer,
+                &mut dead_letters,
+                &mut pending,
+                &metrics,
+            )?;
+        }
+    }
+    if pending.records > 0 {
+        commit(
+            &config,
+            &runtime,
+            &table,
+            &assignment,
+            &consumer,
+            &mut dead_letters,
+            &mut pending,
+            &metrics,
+        )?;
+    }
+    Ok(())
+}
+
+fn accept(
+    message: &BorrowedMessage<'_>,
+    topic: &str,
+    pending: &mut Pending,
+    metrics: &ComponentMetrics,
+) {
+    let payload = message.payload().unwrap_or_default();
+    metrics.rows_in.fetch_add(1, Ordering::Relaxed);
+    metrics
+        .bytes_in
+        .fetch_add(payload.len() as u64, Ordering::Relaxed);
+    match TransactionView::decode(payload) {
+        Ok(view) => {
+            pending.builder.append_view(&view);
+            pending.bytes += payload.len();
+        }
+        Err(error) => pending.dead_letters.push(DeadLetter {
+            key: message.key().map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            reason: error.to_string(),
+            origin: (topic.to_string(), message.partition(), message.offset()),
+        }),
+    }
+    pending.opened_at.get_or_insert_with(Instant::now);
+    pending
+        .last_offsets
+        .insert(message.partition(), message.offset());
+    pending.records += 1;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    config: &WorkerConfig,
+    runtime: &Handle,
+    table: &Arc<tokio::sync::Mutex<TransactionsTable>>,
+    assignment: &Arc<Mutex<Assignment>>,
+    consumer: &BaseConsumer<DeltaSeekingContext>,
+    dead_letters: &mut TransactionProducer,
+    pending: &mut Pending,
+    metrics: &ComponentMetrics,
+) -> Result<(), WorkerError> {
+    let started = Instant::now();
+    for letter in &pending.dead_letters {
+        dead_letters.send_dead_letter(letter)?;
+    }
+    if !pending.dead_letters.is_empty() {
+        dead_letters.flush(Duration::from_secs(30))?;
+        metrics
+            .errors
+            .fetch_add(pending.dead_letters.len() as u64, Ordering::Relaxed);
+    }
+    let batch = pending.builder.finish()?;
+    let offsets: Vec<(String, i64)> = pending
+        .last_offsets
+        .iter()
+        .map(|(partition, offset)| (config.app_id(*partition), *offset))
+        .collect();
+    let expected: HashMap<String, Option<i64>> = {
+        let state = assignment.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .committed
+            .iter()
+            .map(|(partition, version)| (config.app_id(*partition), *version))
+            .collect()
+    };
+    let outcome = append_with_retry(runtime, table, &batch, &offsets, &expected);
+    let records = pending.records;
+    let last_offsets = std::mem::take(&mut pending.last_offsets);
+    pending.clear()?;
+    match outcome {
+        Ok(outcome) => {
+            let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
+            for (partition, offset) in &last_offsets {
+                state.committed.insert(*partition, Some(*offset));
+            }
+            drop(state);
+            metrics
+                .rows_out
+                .fetch_add(outcome.written as u64, Ordering::Relaxed);
+            metrics.batches.fetch_add(1, Ordering::Relaxed);
+            metrics.record_batch_latency(started.elapsed());
+            tracing::info!(records, written = outcome.written, duplicates = outcome.duplicates, version = ?outcome.version, "batch committed");
+            commit_group_offsets(consumer, &config.topology.transactions(), &last_offsets);
+            Ok(())
+        }
+        Err(error) if error.is_fenced() => {
+            // Someone else committed these partitions: forget the batch and re-seek from Delta.
+            tracing::warn!(%error, "batch fenced; re-reading from Delta offsets");
+            reseek(config, runtime, table, assignment, consumer)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn append_with_retry(
+    runtime: &Handle,
+    table: &Arc<tokio::sync::Mutex<TransactionsTable>>,
+    batch: &arrow_array::RecordBatch,
+    offsets: &[(String, i64)],
+    expected: &HashMap<String, Option<i64>>,
+) -> Result<verocta_lakehouse::AppendOutcome, LakeError> {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        let result =
+            runtime.block_on(async { table.lock().await.append(batch, offsets, expected).await });
+        match result {
+            Ok(outcome) => return Ok(outcome),
+            Err(error) if error.is_fenced() || attempt >= 5 => return Err(error),
+            Err(error) => {
+                attempt += 1;
+                tracing::warn!(%error, attempt, "delta append failed; retrying");
+                std::thread::sleep(delay + Duration::from_millis(u64::from(jitter_ms())));
+                delay *= 2;
+            }
+        }
+    }
+}
+
+fn jitter_ms() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() % 100)
+}
+
+fn reseek(
+    config: &WorkerConfig,
+    runtime: &Handle,
+    table: &Arc<tokio::sync::Mutex<TransactionsTable>>,
+    assignment: &Arc<Mutex<Assignment>>,
+    consumer: &BaseConsumer<DeltaSeekingContext>,
+) -> Result<(), WorkerError> {
+    let partitions: Vec<i32> = assignment
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .committed
+        .keys()
+        .copied()
+        .collect();
+    let app_ids: Vec<String> = partitions.iter().map(|p| config.app_id(*p)).collect();
+    let versions =
+        runtime.block_on(async { table.lock().await.committed_versions(&app_ids).await })?;
+    let topic = config.topology.transactions();
+    let mut tpl = TopicPartitionList::new();
+    let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
+    for partition in partitions {
+        let committed = versions.get(&config.app_id(partition)).copied().flatten();
+        tpl.add_partition_offset(
+            &topic,
+            partition,
+            committed.map_or(Offset::Beginning, |v| Offset::Offset(v + 1)),
+        )?;
+        state.committed.insert(partition, committed);
+    }
+    drop(state);
+    if tpl.count() > 0 {
+        consumer.seek_partitions(tpl, Duration::from_secs(10))?;
+    }
+    Ok(())
+}
+
+fn commit_group_offsets(
+    consumer: &BaseConsumer<DeltaSeekingContext>,
+    topic: &str,
+    offsets: &HashMap<i32, i64>,
+) {
+    let mut tpl = TopicPartitionList::new();
+    for (partition, offset) in offsets {
+        if tpl
+            .add_partition_offset(topic, *partition, Offset::Offset(offset + 1))
+            .is_err()
+        {
+            return;
+        }
+    }
+    let result: KafkaResult<()> = consumer.commit(&tpl, CommitMode::Async);
+    if let Err(error) = result {
+        tracing::debug!(%error, "group offset commit (lag only) failed");
+    }
+}
+
+/// Progress of a consumer group against the topic: per partition, the high watermark and the
+/// last offset committed in Delta.
+pub fn committed_versus_watermarks(
+    config: &WorkerConfig,
+    runtime: &Handle,
+) -> Result<Vec<(i32, i64, Option<i64>)>, WorkerError> {
+    let consumer: BaseConsumer = config.kafka.client_config().create()?;
+    let topic = config.topology.transactions();
+    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    let app_ids: Vec<String> = partitions.iter().map(|p| config.app_id(*p)).collect();
+    let versions = runtime.block_on(async {
+        let mut table = config.lake.transactions().await?;
+        table.committed_versions(&app_ids).await
+    })?;
+    let mut progress = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let (_, high) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+        progress.push((
+            partition,
+            high,
+            versions.get(&config.app_id(partition)).copied().flatten(),
+        ));
+    }
+    Ok(progress)
+}
+
+/// Whether every record in the topic is committed in Delta.
+pub fn is_caught_up(progress: &[(i32, i64, Option<i64>)]) -> bool {
+    progress
+        .iter()
+        .all(|(_, high, committed)| *high == 0 || committed.is_some_and(|c| c + 1 >= *high))
+}
+
+/// Total lag (records not yet in Delta) across partitions.
+pub fn total_lag(progress: &[(i32, i64, Option<i64>)]) -> u64 {
+    progress
+        .iter()
+        .map(|(_, high, committed)| (*high - committed.map_or(0, |c| c + 1)).max(0) as u64)
+        .sum()
+}

@@ -1,0 +1,234 @@
+//! The whole pipeline in one process: broker (embedded or external), topics, workers, and the
+//! import of files — what `verocta up` runs.
+//!
+//! Embedded mode uses librdkafka's mock cluster: an in-process broker speaking the Kafka
+//! protocol on a loopback port, so the same rdkafka producer and consumer code runs as against
+//! a real cluster, with no external service. Its data lives in memory, so in embedded mode
+//! Delta Lake (on disk under the data directory) is the only durable state — which is the
+//! design anyway: Kafka carries, Delta records.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use tokio::runtime::Handle;
+use verocta_lakehouse::Lake;
+
+use crate::batch::BatchPolicy;
+use crate::kafka::topics::{Topology, ensure_topics};
+use crate::kafka::worker::{
+    WorkerConfig, WorkerError, committed_versus_watermarks, is_caught_up, run_worker, total_lag,
+};
+use crate::kafka::{KafkaConfig, KafkaError};
+use crate::metrics::ComponentMetrics;
+
+/// Settings of a running stack.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Data directory (Delta tables under `lake/`).
+    pub data_dir: PathBuf,
+    /// External brokers; `None` starts the embedded broker.
+    pub brokers: Option<String>,
+    /// Topic names and partitions.
+    pub topology: Topology,
+    /// Worker threads in the consumer group.
+    pub workers: usize,
+    /// Consumer group id.
+    pub group_id: String,
+    /// Micro-batch bounds.
+    pub batch: BatchPolicy,
+    /// Extra librdkafka properties for every client.
+    pub kafka_extra: Vec<(String, String)>,
+}
+
+impl StackConfig {
+    /// Defaults for a data directory: embedded broker, two workers.
+    pub fn new(data_dir: &Path) -> Self {
+        StackConfig {
+            data_dir: data_dir.to_path_buf(),
+            brokers: None,
+            topology: Topology::default(),
+            workers: 2,
+            group_id: "verocta-transactions".into(),
+            batch: BatchPolicy::default(),
+            kafka_extra: Vec::new(),
+        }
+    }
+}
+
+/// Errors starting or running the stack.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// A worker failed.
+    #[error("worker failed: {0}")]
+    Worker(#[from] WorkerError),
+    /// The lake failed.
+    #[error(transparent)]
+    Lake(#[from] verocta_lakehouse::LakeError),
+    /// A worker thread panicked (an internal bug).
+    #[error("a worker thread panicked")]
+    Panicked,
+}
+
+/// Where the broker is.
+pub enum Broker {
+    /// librdkafka's in-process mock cluster (kept alive as long as the stack).
+    Embedded(MockCluster<'static, DefaultProducerContext>),
+    /// An external cluster.
+    External(String),
+}
+
+impl Broker {
+    /// Bootstrap servers to connect to.
+    pub fn bootstrap_servers(&self) -> String {
+        match self {
+            Broker::Embedded(cluster) => cluster.bootstrap_servers(),
+            Broker::External(brokers) => brokers.clone(),
+        }
+    }
+}
+
+/// A running pipeline.
+pub struct Stack {
+    config: StackConfig,
+    broker: Broker,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<Result<(), WorkerError>>>,
+    metrics: Vec<Arc<ComponentMetrics>>,
+    runtime: Handle,
+}
+
+impl Stack {
+    /// Starts the broker (if embedded), creates topics and the Delta table, and starts workers.
+    pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
+        let broker = match &config.brokers {
+            Some(brokers) => Broker::External(brokers.clone()),
+            None => Broker::Embedded(MockCluster::new(1).map_err(KafkaError::from)?),
+        };
+        let kafka = KafkaConfig {
+            brokers: broker.bootstrap_servers(),
+            extra: config.kafka_extra.clone(),
+        };
+        ensure_topics(&kafka, &config.topology).await?;
+        let lake = Lake::in_data_dir(&config.data_dir);
+        lake.transactions().await?;
+        let runtime = Handle::current();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::with_capacity(config.workers);
+        let mut metrics = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let worker_metrics = Arc::new(ComponentMetrics::new(format!("worker-{index}")));
+            let worker_config = WorkerConfig {
+                kafka: kafka.clone(),
+                topology: config.topology.clone(),
+                group_id: config.group_id.clone(),
+                lake: lake.clone(),
+                batch: config.batch,
+            };
+            let (runtime, stop, thread_metrics) = (
+                runtime.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&worker_metrics),
+            );
+            let handle = std::thread::Builder::new()
+                .name(format!("verocta-worker-{index}"))
+                .spawn(move || run_worker(worker_config, runtime, stop, thread_metrics))
+                .map_err(|_| StackError::Panicked)?;
+            workers.push(handle);
+            metrics.push(worker_metrics);
+        }
+        Ok(Stack {
+            config,
+            broker,
+            stop,
+            workers,
+            metrics,
+            runtime,
+        })
+    }
+
+    /// Connection settings for clients of this stack (producers, extra workers).
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig {
+            brokers: self.broker.bootstrap_servers(),
+            extra: self.config.kafka_extra.clone(),
+        }
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The lake the workers write.
+    pub fn lake(&self) -> Lake {
+        Lake::in_data_dir(&self.config.data_dir)
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.config.topology
+    }
+
+    /// Per-worker metrics.
+    pub fn metrics(&self) -> &[Arc<ComponentMetrics>] {
+        &self.metrics
+    }
+
+    fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            kafka: self.kafka(),
+            topology: self.config.topology.clone(),
+            group_id: self.config.group_id.clone(),
+            lake: self.lake(),
+            batch: self.config.batch,
+        }
+    }
+
+    /// Waits until every record in the topic is committed in Delta (or a worker fails).
+    pub async fn wait_until_idle(&mut self, poll: Duration) -> Result<(), StackError> {
+        loop {
+            if let Some(index) = self.workers.iter().position(JoinHandle::is_finished) {
+                let handle = self.workers.remove(index);
+                handle.join().map_err(|_| StackError::Panicked)??;
+            }
+            let config = self.worker_config();
+            let runtime = self.runtime.clone();
+            let progress =
+                tokio::task::spawn_blocking(move || committed_versus_watermarks(&config, &runtime))
+                    .await
+                    .map_err(|_| StackError::Panicked)??;
+            let lag = total_lag(&progress);
+            for metrics in &self.metrics {
+                metrics.lag.store(lag, Ordering::Relaxed);
+            }
+            if is_caught_up(&progress) {
+                return Ok(());
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Stops the workers (each commits what it holds) and waits for them.
+    pub async fn shutdown(self) -> Result<(), StackError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let workers = self.workers;
+        tokio::task::spawn_blocking(move || {
+            for worker in workers {
+                worker.join().map_err(|_| StackError::Panicked)??;
+            }
+            Ok::<(), StackError>(())
+        })
+        .await
+        .map_err(|_| StackError::Panicked)??;
+        drop(self.broker);
+        Ok(())
+    }
+}
