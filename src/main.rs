@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -11,9 +13,15 @@ use verocta_ingest::csv::amount::DecimalSeparator;
 use verocta_ingest::csv::date::DateOrder;
 use verocta_ingest::csv::layout::AmountSign;
 use verocta_ingest::csv::{ColumnMapping, RawImportOptions};
-use verocta_lakehouse::TransactionFileSink;
+use verocta_lakehouse::{Lake, TransactionFileSink};
 use verocta_pipelines::batch::BatchPolicy;
-use verocta_pipelines::import::{FileOutcome, import_files};
+use verocta_pipelines::import::{Destination, FileOutcome, import_files};
+use verocta_pipelines::kafka::KafkaConfig;
+use verocta_pipelines::kafka::producer::TransactionProducer;
+use verocta_pipelines::kafka::topics::Topology;
+use verocta_pipelines::kafka::worker::{WorkerConfig, run_worker};
+use verocta_pipelines::metrics::ComponentMetrics;
+use verocta_pipelines::stack::{Broker, Stack, StackConfig};
 
 #[derive(Parser)]
 #[command(
@@ -30,8 +38,146 @@ struct Cli {
 enum Command {
     /// Import accounting, bank or card exports as canonical transactions.
     Import(ImportArgs),
+    /// Run everything in one process: broker (embedded unless --brokers), workers, Delta tables.
+    Up(UpArgs),
+    /// Run one pipeline worker against a broker (for multi-process deployments).
+    Worker(WorkerArgs),
+    /// Query the Delta tables with SQL (DataFusion).
+    Sql(SqlArgs),
+    /// Delta Lake maintenance.
+    Lake(LakeArgs),
+    /// Score a file with the SpendScore.
+    Score(ScoreArgs),
     /// Print the JSON Schema of the canonical transaction.
     Schema,
+}
+
+#[derive(Args, Clone)]
+struct TopicArgs {
+    /// Prefix of every topic name (isolates deployments and tests).
+    #[arg(long, default_value = "verocta.")]
+    topic_prefix: String,
+    /// Partitions of the transactions topic when it is created.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// Extra librdkafka properties, `key=value` (repeatable), e.g. session.timeout.ms=6000.
+    #[arg(long = "kafka-property", value_parser = parse_property)]
+    kafka_properties: Vec<(String, String)>,
+}
+
+impl TopicArgs {
+    fn topology(&self) -> Topology {
+        Topology {
+            prefix: self.topic_prefix.clone(),
+            transaction_partitions: self.partitions,
+        }
+    }
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("`{text}` is not key=value"))
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Data directory: Delta tables live under DIR/lake/<table>.
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Use this Kafka instead of the embedded broker.
+    #[arg(long, env = "VEROCTA_BROKERS")]
+    brokers: Option<String>,
+    /// Tenant the given files belong to.
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    /// Currency of files that state none.
+    #[arg(long)]
+    currency: Option<String>,
+    /// Worker threads in the consumer group.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Exit 0 once everything produced is committed to Delta.
+    #[arg(long)]
+    exit_when_idle: bool,
+    #[command(flatten)]
+    topics: TopicArgs,
+    /// Files to import at start.
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// Data directory: Delta tables live under DIR/lake/<table>.
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "VEROCTA_BROKERS")]
+    brokers: String,
+    /// Consumer group.
+    #[arg(long, default_value = "verocta-transactions")]
+    group: String,
+    /// Largest micro-batch, in records.
+    #[arg(long, default_value_t = 32_768)]
+    batch_rows: usize,
+    /// Longest a micro-batch waits, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    linger_ms: u64,
+    #[command(flatten)]
+    topics: TopicArgs,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// Data directory holding lake/.
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The query, e.g. "SELECT class, count(*) FROM transactions GROUP BY class".
+    query: String,
+}
+
+#[derive(Args)]
+struct LakeArgs {
+    #[command(subcommand)]
+    action: LakeAction,
+    /// Data directory holding lake/.
+    #[arg(long, global = true, default_value = "verocta-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum LakeAction {
+    /// Rewrite small files into large ones.
+    Compact,
+    /// Delete unreferenced files older than the retention (default 168 h, Delta's safe minimum).
+    Vacuum {
+        /// Retention in hours.
+        #[arg(long, default_value_t = 168)]
+        retention_hours: u64,
+        /// List what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow a retention under 168 hours (unsafe with concurrent readers).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a checkpoint of the Delta log.
+    Checkpoint,
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// Score exactly as the original VeroctaAI product did (compatibility mode on a raw file).
+    #[arg(long, required = true)]
+    classic: bool,
+    /// Print one line of JSON.
+    #[arg(long)]
+    json: bool,
+    /// The export to score.
+    file: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,9 +221,14 @@ struct ImportArgs {
     /// One JSON summary per file, one per line, on stdout.
     #[arg(long)]
     json: bool,
-    /// Write the transactions to this .parquet or .ndjson file.
-    #[arg(long)]
+    /// Write the transactions to this .parquet or .ndjson file instead of Kafka.
+    #[arg(long, conflicts_with = "brokers")]
     out: Option<PathBuf>,
+    /// Publish to this Kafka (host:port).
+    #[arg(long, env = "VEROCTA_BROKERS")]
+    brokers: Option<String>,
+    #[command(flatten)]
+    topics: TopicArgs,
     /// The export files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -86,8 +237,9 @@ struct ImportArgs {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,buoyant_kernel::snapshot=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -103,11 +255,43 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Import(args) => import(args),
+        Command::Up(args) => runtime()?.block_on(up(args)),
+        Command::Worker(args) => worker(args),
+        Command::Sql(args) => runtime()?.block_on(sql(args)),
+        Command::Lake(args) => runtime()?.block_on(lake(args)),
+        Command::Score(args) => score(args),
         Command::Schema => {
             print!("{}", verocta_schemas::wire::transaction_json_schema());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn import_config(
+    tenant: String,
+    format: String,
+    date_order: Option<DateOrder>,
+    currency: Option<String>,
+    mapping: Option<ColumnMapping>,
+    amount_sign: Option<AmountSign>,
+    decimal: Option<DecimalSeparator>,
+) -> anyhow::Result<verocta_ingest::csv::CsvImportConfig> {
+    Ok(RawImportOptions {
+        tenant,
+        format: Some(format),
+        date_order,
+        currency,
+        mapping,
+        amount_sign,
+        decimal,
+    }
+    .validate()?)
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -121,57 +305,255 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         (_, true) => Some(DateOrder::MonthFirst),
         _ => None,
     };
-    let config = RawImportOptions {
-        tenant: args.tenant,
-        format: Some(args.format),
+    let config = import_config(
+        args.tenant,
+        args.format,
         date_order,
-        currency: args.currency,
+        args.currency,
         mapping,
-        amount_sign: args.amount_sign.map(|s| match s {
+        args.amount_sign.map(|s| match s {
             SignArg::SpendPositive => AmountSign::SpendPositive,
             SignArg::SpendNegative => AmountSign::SpendNegative,
         }),
-        decimal: args.decimal_comma.then_some(DecimalSeparator::Comma),
-    }
-    .validate()?;
-    let mut sink = match (&args.out, args.dry_run) {
-        (_, true) => None,
-        (Some(out), false) => Some(TransactionFileSink::create(out)?),
-        (None, false) => anyhow::bail!(
-            "nowhere to send the transactions: pass --out FILE.parquet (or .ndjson), or --dry-run to only check the files"
+        args.decimal_comma.then_some(DecimalSeparator::Comma),
+    )?;
+    let outcomes = match (&args.out, &args.brokers, args.dry_run) {
+        (_, _, true) => import_files(
+            &args.files,
+            &config,
+            Destination::DryRun,
+            BatchPolicy::default(),
+        )?,
+        (Some(out), _, false) => {
+            let mut sink = TransactionFileSink::create(out)?;
+            let outcomes = import_files(
+                &args.files,
+                &config,
+                Destination::File(&mut sink),
+                BatchPolicy::default(),
+            )?;
+            let rows = sink.finish()?;
+            eprintln!("wrote {rows} transactions to {}", out.display());
+            outcomes
+        }
+        (None, Some(brokers), false) => {
+            let kafka = KafkaConfig {
+                brokers: brokers.clone(),
+                extra: args.topics.kafka_properties.clone(),
+            };
+            let topic = args.topics.topology().transactions();
+            let mut producer = TransactionProducer::new(&kafka, &topic)?;
+            let outcomes = import_files(
+                &args.files,
+                &config,
+                Destination::Kafka(&mut producer),
+                BatchPolicy::default(),
+            )?;
+            eprintln!(
+                "published {} transactions to {topic} on {brokers}",
+                producer.sent()
+            );
+            outcomes
+        }
+        (None, None, false) => anyhow::bail!(
+            "nowhere to send the transactions: pass --brokers host:port (or set VEROCTA_BROKERS) to publish to Kafka, \
+             --out FILE.parquet to write a file, or --dry-run to only check the files; `verocta up FILE` runs the whole pipeline locally"
         ),
     };
-    let outcomes = import_files(&args.files, &config, sink.as_mut(), BatchPolicy::default())?;
-    if let Some(sink) = sink {
-        let rows = sink.finish()?;
-        if let Some(out) = &args.out {
-            eprintln!("wrote {rows} transactions to {}", out.display());
-        }
-    }
-    let mut stdout = std::io::stdout().lock();
-    let mut failed = false;
-    for outcome in &outcomes {
-        match outcome {
-            FileOutcome::Imported(summary) if args.json => {
-                writeln!(stdout, "{}", serde_json::to_string(summary)?)?;
-            }
-            FileOutcome::Imported(summary) => write_readable(&mut stdout, summary)?,
-            FileOutcome::Failed { file, error } => {
-                failed = true;
-                eprintln!("error: {error}");
-                if args.json {
-                    let line = serde_json::json!({ "file": file, "error": error.to_string() });
-                    writeln!(stdout, "{line}")?;
-                }
-            }
-        }
-    }
-    stdout.flush().context("writing the summary")?;
+    let failed = print_outcomes(&outcomes, args.json).context("writing the summary")?;
     Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn print_outcomes(outcomes: &[FileOutcome], json: bool) -> anyhow::Result<bool> {
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = false;
+    for outcome in outcomes {
+        match outcome {
+            FileOutcome::Imported(summary) if json => {
+                writeln!(stdout, "{}", serde_json::to_string(summary)?)?
+            }
+            FileOutcome::Imported(summary) => write_readable(&mut stdout, summary)?,
+            FileOutcome::Failed { file, error } => {
+                failed = true;
+                eprintln!("error: {error}");
+                if json {
+                    writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::json!({ "file": file, "error": error.to_string() })
+                    )?;
+                }
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(failed)
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let mut config = StackConfig::new(&args.data_dir);
+    config.brokers = args.brokers.clone();
+    config.topology = args.topics.topology();
+    config.workers = args.workers.max(1);
+    config.kafka_extra = args.topics.kafka_properties.clone();
+    let mut stack = Stack::start(config).await?;
+    let broker = match stack.broker() {
+        Broker::Embedded(_) => format!("embedded broker at {}", stack.kafka().brokers),
+        Broker::External(brokers) => format!("Kafka at {brokers}"),
+    };
+    eprintln!(
+        "verocta up: {broker}; {} workers; Delta tables under {}",
+        args.workers.max(1),
+        args.data_dir.join("lake").display()
+    );
+    let mut failed = false;
+    if !args.files.is_empty() {
+        let import = import_config(
+            args.tenant,
+            "auto".into(),
+            None,
+            args.currency,
+            None,
+            None,
+            None,
+        )?;
+        let mut producer = stack.producer()?;
+        let files = args.files.clone();
+        let outcomes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<FileOutcome>> {
+            Ok(import_files(
+                &files,
+                &import,
+                Destination::Kafka(&mut producer),
+                BatchPolicy::default(),
+            )?)
+        })
+        .await??;
+        failed = print_outcomes(&outcomes, false)?;
+    }
+    if args.exit_when_idle {
+        stack
+            .wait_until_idle(std::time::Duration::from_millis(200))
+            .await?;
+        stack.shutdown().await?;
+        eprintln!("verocta up: everything produced is committed; exiting");
+        return Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    eprintln!(
+        "verocta up: running; query with `verocta sql --data-dir {} \"SELECT …\"`; Ctrl-C stops",
+        args.data_dir.display()
+    );
+    shutdown_signal().await;
+    eprintln!("verocta up: stopping (committing in-flight batches)");
+    stack.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = interrupt.await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let runtime = runtime()?;
+    let config = WorkerConfig {
+        kafka: KafkaConfig {
+            brokers: args.brokers,
+            extra: args.topics.kafka_properties.clone(),
+        },
+        topology: args.topics.topology(),
+        group_id: args.group,
+        lake: Lake::in_data_dir(&args.data_dir),
+        batch: BatchPolicy {
+            max_rows: args.batch_rows,
+            linger: std::time::Duration::from_millis(args.linger_ms),
+            ..BatchPolicy::default()
+        },
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal_stop = Arc::clone(&stop);
+    runtime.spawn(async move {
+        shutdown_signal().await;
+        signal_stop.store(true, Ordering::Relaxed);
+    });
+    let metrics = Arc::new(ComponentMetrics::new("worker"));
+    run_worker(config, runtime.handle().clone(), stop, metrics)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let batches = Lake::in_data_dir(&args.data_dir).sql(&args.query).await?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let mut writer = verocta_lakehouse::json_lines_writer(&mut stdout);
+        for batch in &batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+    } else {
+        writeln!(stdout, "{}", verocta_lakehouse::pretty_table(&batches)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn lake(args: LakeArgs) -> anyhow::Result<ExitCode> {
+    let mut table = Lake::in_data_dir(&args.data_dir).transactions().await?;
+    match args.action {
+        LakeAction::Compact => println!("{}", table.compact().await?),
+        LakeAction::Vacuum {
+            retention_hours,
+            dry_run,
+            force,
+        } => {
+            let files = table.vacuum(retention_hours, dry_run, force).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!("{verb} {} files", files.len());
+            for file in files {
+                println!("  {file}");
+            }
+        }
+        LakeAction::Checkpoint => println!(
+            "checkpoint written at version {}",
+            table.checkpoint().await?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    let rows = verocta_models::classic_rows_from_csv(&args.file)?;
+    let score = verocta_models::score_classic(&rows);
+    if args.json {
+        println!("{}", serde_json::to_string(&score)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // `--classic` is required until the v2 score lands, so this is always the classic score.
+    println!(
+        "SpendScore (classic) {} — {} ({:?})",
+        score.score, score.label, score.band
+    );
+    let m = &score.metrics;
+    println!(
+        "  frequency {:.2}, diversity {:.2}, budget {:.2}, redundancy {:.2}, spike {:.2}, waste {:.2}",
+        m.frequency, m.diversity, m.budget, m.redundancy, m.spike, m.waste
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_readable(out: &mut impl Write, summary: &ImportSummary) -> std::io::Result<()> {

@@ -18,3 +18,17 @@ pub mod file_sink;
 
 pub use delta::{AppendOutcome, Lake, LakeError, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};
+
+/// Renders query results as a text table.
+pub fn pretty_table(
+    batches: &[arrow_array::RecordBatch],
+) -> Result<String, arrow_schema::ArrowError> {
+    Ok(deltalake::arrow::util::pretty::pretty_format_batches(batches)?.to_string())
+}
+
+/// A writer of query results as JSON lines (one object per row).
+pub fn json_lines_writer<W: std::io::Write>(
+    writer: W,
+) -> deltalake::arrow::json::LineDelimitedWriter<W> {
+    deltalake::arrow::json::LineDelimitedWriter::new(writer)
+}

@@ -19,12 +19,17 @@ use tokio::runtime::Handle;
 use verocta_lakehouse::Lake;
 
 use crate::batch::BatchPolicy;
+use crate::kafka::producer::{LagGate, TransactionProducer};
 use crate::kafka::topics::{Topology, ensure_topics};
 use crate::kafka::worker::{
     WorkerConfig, WorkerError, committed_versus_watermarks, is_caught_up, run_worker, total_lag,
 };
 use crate::kafka::{KafkaConfig, KafkaError};
 use crate::metrics::ComponentMetrics;
+
+/// Uncommitted records allowed per partition before producers wait. The embedded broker keeps
+/// 5 MB per partition; 15,000 records of ~600 bytes, lz4-compressed, stay well inside it.
+pub const MAX_BACKLOG_PER_PARTITION: u64 = 15_000;
 
 /// Settings of a running stack.
 #[derive(Clone, Debug)]
@@ -116,7 +121,17 @@ impl Stack {
             brokers: broker.bootstrap_servers(),
             extra: config.kafka_extra.clone(),
         };
-        ensure_topics(&kafka, &config.topology).await?;
+        match &broker {
+            // The mock cluster does not implement the CreateTopics admin API; it has its own.
+            Broker::Embedded(cluster) => {
+                for spec in config.topology.specs() {
+                    cluster
+                        .create_topic(&spec.name, spec.partitions, 1)
+                        .map_err(KafkaError::from)?;
+                }
+            }
+            Broker::External(_) => ensure_topics(&kafka, &config.topology).await?,
+        }
         let lake = Lake::in_data_dir(&config.data_dir);
         lake.transactions().await?;
         let runtime = Handle::current();
@@ -190,6 +205,21 @@ impl Stack {
             lake: self.lake(),
             batch: self.config.batch,
         }
+    }
+
+    /// A producer for the transactions topic, throttled so it never gets more than
+    /// [`MAX_BACKLOG_PER_PARTITION`] records ahead of the workers (see
+    /// [`crate::kafka::producer::LagGate`]). Call it from a blocking thread.
+    pub fn producer(&self) -> Result<TransactionProducer, KafkaError> {
+        let gate = LagGate::new(
+            self.worker_config(),
+            self.runtime.clone(),
+            MAX_BACKLOG_PER_PARTITION,
+        );
+        Ok(
+            TransactionProducer::new(&self.kafka(), &self.config.topology.transactions())?
+                .with_lag_gate(gate),
+        )
     }
 
     /// Waits until every record in the topic is committed in Delta (or a worker fails).

@@ -277,6 +277,9 @@ async fn user_scope(
     ))
 }
 
+/// `tenant_id, role, key_hash, last_used_at, revoked_at` of an API key.
+type ApiKeyRow = (String, String, String, Option<i64>, Option<i64>);
+
 /// Seconds between two `api_key.used` audit events of one key.
 const API_KEY_USE_AUDIT_SECONDS: i64 = 3600;
 
@@ -290,7 +293,7 @@ async fn api_key_scope(
         message: "the API key is not valid or was revoked".into(),
     };
     let key_id = api_key_id(key).ok_or_else(invalid)?;
-    let row: Option<(String, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let row: Option<ApiKeyRow> = sqlx::query_as(
         "SELECT tenant_id, role, key_hash, last_used_at, revoked_at FROM api_keys WHERE id = $1",
     )
     .bind(&key_id)

@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Everything the API server needs to start.
-#[derive(Clone, Debug)]
+/// Everything the API server needs to start. Its `Debug` form redacts the secrets and the
+/// database URL (which may hold a password), so the configuration can be logged.
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Data directory: the SQLite database (when `database_url` is `None`), generated key
     /// files and upload scratch space live here. Created if missing.
@@ -54,6 +55,31 @@ pub struct ServeConfig {
     pub max_database_connections: u32,
     /// Password hashing cost. [`PasswordHashing::Standard`] everywhere but in tests.
     pub password_hashing: PasswordHashing,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |present: bool| if present { "<redacted>" } else { "<none>" };
+        formatter
+            .debug_struct("ServeConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &redacted(self.database_url.is_some()))
+            .field("dev_mode", &self.dev_mode)
+            .field("cors_origins", &self.cors_origins)
+            .field("jwt_secret", &redacted(self.jwt_secret.is_some()))
+            .field("previous_jwt_secrets", &self.previous_jwt_secrets.len())
+            .field("secret_key", &redacted(self.secret_key.is_some()))
+            .field("previous_secret_keys", &self.previous_secret_keys.len())
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("request_timeout", &self.request_timeout)
+            .field("upload_timeout", &self.upload_timeout)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("upload_limit_bytes", &self.upload_limit_bytes)
+            .field("max_database_connections", &self.max_database_connections)
+            .field("password_hashing", &self.password_hashing)
+            .finish()
+    }
 }
 
 /// Argon2id parameters.
@@ -154,4 +180,21 @@ pub enum ServeError {
     /// A failure that is a bug or an environment problem (random source, crypto setup).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut config = ServeConfig::new("/data", "127.0.0.1:1".parse().unwrap());
+        config.jwt_secret = Some("super-secret-signing-key-0123456789".into());
+        config.database_url = Some("postgres://verocta:hunter2@db/verocta".into());
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("super-secret") && !text.contains("hunter2"),
+            "{text}"
+        );
+    }
 }

@@ -80,10 +80,14 @@ pub async fn check_second_factor(
     user_id: &str,
     code: &str,
 ) -> Result<Option<SecondFactor>, ApiError> {
-    if let Some((factor_id, sealed, true, last_used_step)) = totp_factor(state, user_id).await? {
-        if accept_totp_code(state, &factor_id, &sealed, last_used_step, code).await? {
-            return Ok(Some(SecondFactor::Totp));
+    let totp_accepted = match totp_factor(state, user_id).await? {
+        Some((factor_id, sealed, true, last_used_step)) => {
+            accept_totp_code(state, &factor_id, &sealed, last_used_step, code).await?
         }
+        _ => false,
+    };
+    if totp_accepted {
+        return Ok(Some(SecondFactor::Totp));
     }
     let result = sqlx::query(
         "UPDATE recovery_codes SET used_at = $1 \

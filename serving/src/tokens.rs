@@ -196,13 +196,16 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// `session_id, expires_at, used_at, user_id, tenant_id, revoked_at` of a refresh token.
+type RefreshRow = (String, i64, Option<i64>, String, String, Option<i64>);
+
 /// Rotates a refresh token (see the module documentation for the reuse rule).
 pub async fn refresh(
     database: &Database,
     signer: &TokenSigner,
     refresh_token: &str,
 ) -> Result<RefreshOutcome, ApiError> {
-    let row: Option<(String, i64, Option<i64>, String, String, Option<i64>)> = sqlx::query_as(
+    let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT r.session_id, r.expires_at, r.used_at, s.user_id, s.tenant_id, s.revoked_at \
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
     )

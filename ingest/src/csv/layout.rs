@@ -592,7 +592,7 @@ impl Headers {
         // A second date column (Revolut's completed date beside the started date, a posted
         // date beside the transaction date) stands in when the first is empty, as it is for
         // pending rows.
-        if let Some(date) = columns.date {
+        if columns.date.is_some() {
             columns.date_fallback = self.column_for(Role::Date, &taken);
         }
         if matches!(layout, Layout::RevolutBusiness | Layout::Revolut)

@@ -49,6 +49,81 @@ impl ProducerContext for DeliveryTracker {
     }
 }
 
+/// Holds a producer back while too many records wait in the broker uncommitted to Delta.
+///
+/// The embedded broker (librdkafka's mock cluster) keeps only the last 5 MB of each partition,
+/// deleting older records whether or not anyone has read them, so an unthrottled producer can
+/// outrun the workers and lose data. Real brokers keep days, but bounding the backlog is still
+/// the right back-pressure: a connector should not get far ahead of the pipeline.
+pub struct LagGate {
+    config: super::worker::WorkerConfig,
+    runtime: tokio::runtime::Handle,
+    max_lag_per_partition: u64,
+    check_every: u64,
+}
+
+impl LagGate {
+    /// A gate allowing at most `max_lag_per_partition` uncommitted records per partition.
+    pub fn new(
+        config: super::worker::WorkerConfig,
+        runtime: tokio::runtime::Handle,
+        max_lag_per_partition: u64,
+    ) -> Self {
+        LagGate {
+            config,
+            runtime,
+            max_lag_per_partition,
+            check_every: 2_000,
+        }
+    }
+
+    /// Waits until every partition is within the bound (or the deadline passes: then fails).
+    fn wait_for_room(&self, producer: &mut TransactionProducer) -> Result<(), KafkaError> {
+        producer.flush(Duration::from_secs(120))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            let progress = super::worker::committed_versus_watermarks(&self.config, &self.runtime)
+                .map_err(|error| KafkaError::Topic {
+                    topic: self.config.topology.transactions(),
+                    problem: error.to_string(),
+                })?;
+            let worst = progress
+                .iter()
+                .map(|(_, high, committed)| (*high - committed.map_or(0, |c| c + 1)).max(0) as u64)
+                .max()
+                .unwrap_or(0);
+            if worst <= self.max_lag_per_partition {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(KafkaError::Topic {
+                    topic: self.config.topology.transactions(),
+                    problem: format!(
+                        "workers are not committing: {worst} records behind after 10 minutes"
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Properties that only consumers take; librdkafka warns when a producer is given them.
+fn is_consumer_property(key: &str) -> bool {
+    [
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "group.",
+        "auto.offset.reset",
+        "enable.auto.",
+        "partition.assignment.strategy",
+        "max.poll.interval.ms",
+        "fetch.",
+    ]
+    .iter()
+    .any(|prefix| key.starts_with(prefix))
+}
+
 /// A record for the dead-letter topic.
 #[derive(Clone, Debug)]
 pub struct DeadLetter {
@@ -67,12 +142,14 @@ pub struct TransactionProducer {
     producer: ThreadedProducer<DeliveryTracker>,
     topic: String,
     sent: u64,
+    gate: Option<LagGate>,
 }
 
 impl TransactionProducer {
     /// A producer for `topic`.
     pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<Self, KafkaError> {
-        let mut config = kafka.client_config();
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &kafka.brokers);
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -82,7 +159,11 @@ impl TransactionProducer {
             .set("queue.buffering.max.kbytes", "65536")
             .set("queue.buffering.max.messages", "100000")
             .set("message.timeout.ms", "60000");
-        for (key, value) in &kafka.extra {
+        for (key, value) in kafka
+            .extra
+            .iter()
+            .filter(|(key, _)| !is_consumer_property(key))
+        {
             config.set(key, value);
         }
         let producer = config.create_with_context(DeliveryTracker::default())?;
@@ -90,11 +171,29 @@ impl TransactionProducer {
             producer,
             topic: topic.to_string(),
             sent: 0,
+            gate: None,
         })
     }
 
-    /// Publishes one transaction, keyed by tenant, waiting while the queue is full.
+    /// Throttles this producer against the pipeline's backlog (see [`LagGate`]).
+    pub fn with_lag_gate(mut self, gate: LagGate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Publishes one transaction, keyed by tenant, waiting while the queue is full (and,
+    /// with a [`LagGate`], while the pipeline is too far behind).
     pub fn send(&mut self, transaction: &Transaction) -> Result<(), KafkaError> {
+        if let Some(gate) = self.gate.take() {
+            let due = self.sent > 0 && self.sent % gate.check_every == 0;
+            let result = if due {
+                gate.wait_for_room(self)
+            } else {
+                Ok(())
+            };
+            self.gate = Some(gate);
+            result?;
+        }
         let payload = encode_transaction(transaction);
         let key = transaction.tenant_id.as_str().as_bytes();
         let headers = OwnedHeaders::new().insert(Header {

@@ -71,6 +71,19 @@ pub enum WorkerError {
     /// Building a batch failed (an internal bug).
     #[error("building an Arrow batch failed: {0}")]
     Batch(#[from] arrow_schema::ArrowError),
+    /// The broker no longer has records Delta has not committed (retention expired first).
+    #[error(
+        "records were deleted by the broker before reaching Delta ({0}); increase the topic's retention"
+    )]
+    RecordsLost(String),
+}
+
+fn is_lost_offset(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+    )
 }
 
 impl From<rdkafka::error::KafkaError> for WorkerError {
@@ -232,7 +245,9 @@ pub fn run_worker(
         .set("group.id", &config.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
+        // Explicit offsets come from Delta. A committed offset the broker no longer has means
+        // records were lost upstream: fail loudly instead of silently skipping ahead.
+        .set("auto.offset.reset", "error")
         .set("enable.partition.eof", "false");
     for (key, value) in &config.kafka.extra {
         client.set(key, value);
@@ -262,6 +277,10 @@ pub fn run_worker(
         }
         match message {
             Some(Ok(message)) => accept(&message, &topic, &mut pending, &metrics),
+            Some(Err(error)) if is_lost_offset(&error) => {
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
+                return Err(WorkerError::RecordsLost(error.to_string()));
+            }
             Some(Err(error)) => {
                 metrics.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "consumer error");
@@ -320,6 +339,19 @@ fn accept(
         }),
     }
     pending.opened_at.get_or_insert_with(Instant::now);
+    if let Some(last) = pending.last_offsets.get(&message.partition()) {
+        // Our topics are neither compacted nor transactional, so offsets are contiguous; a gap
+        // means the broker deleted records before they were committed (retention too short).
+        if message.offset() != last + 1 {
+            metrics.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                partition = message.partition(),
+                last,
+                offset = message.offset(),
+                "offset gap: records were deleted by the broker before they reached Delta"
+            );
+        }
+    }
     pending
         .last_offsets
         .insert(message.partition(), message.offset());

@@ -26,6 +26,11 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// What the key is for.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"
+    )]
     pub name: String,
     /// Its role: admin, analyst or viewer.
     pub role: Role,
@@ -118,6 +123,9 @@ pub async fn create_api_key(
     ))
 }
 
+/// `id, name, role, created_at, last_used_at, revoked_at` of a key.
+type ApiKeyRow = (String, String, String, i64, Option<i64>, Option<i64>);
+
 /// The tenant's keys (owners and admins).
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
     security(("bearer" = [])),
@@ -131,7 +139,7 @@ pub async fn list_api_keys(
 ) -> Result<Json<ApiKeyList>, ApiError> {
     caller.user()?;
     caller.require(Role::Admin)?;
-    let rows: Vec<(String, String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<ApiKeyRow> = sqlx::query_as(
         "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_keys \
          WHERE tenant_id = $1 ORDER BY created_at DESC, id",
     )
@@ -197,8 +205,10 @@ pub async fn revoke_api_key(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Events per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 

@@ -28,10 +28,21 @@ use crate::tokens::{self, RefreshOutcome, TokenPair};
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email address; also the login name.
+    #[schema(
+        format = "email",
+        max_length = 254,
+        pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )]
     pub email: String,
     /// Password, 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
     /// Company name: the new tenant the user will own.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"
+    )]
     pub company: String,
 }
 
@@ -81,6 +92,11 @@ pub struct EmailTokenRequest {
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
     /// The account's email.
+    #[schema(
+        format = "email",
+        max_length = 254,
+        pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )]
     pub email: String,
 }
 
@@ -90,7 +106,8 @@ pub struct ForgotPasswordRequest {
 pub struct ResetPasswordRequest {
     /// The token from the reset email.
     pub token: String,
-    /// The new password.
+    /// The new password, 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
@@ -100,7 +117,8 @@ pub struct ResetPasswordRequest {
 pub struct ChangePasswordRequest {
     /// The current password.
     pub current_password: String,
-    /// The new password.
+    /// The new password, 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 

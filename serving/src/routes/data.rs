@@ -399,20 +399,26 @@ pub async fn get_upload(
 #[into_params(parameter_in = Query)]
 pub struct TransactionListQuery {
     /// Earliest booked date, inclusive (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Latest booked date, inclusive (`YYYY-MM-DD`).
+    #[param(format = Date)]
     pub to: Option<String>,
     /// `spend`, `credit` or `excluded`.
+    #[param(pattern = "^(spend|credit|excluded)$")]
     pub class: Option<String>,
     /// A category code, e.g. `software_saas`.
     pub category: Option<String>,
     /// Normalised vendor, exact (case-insensitive).
     pub vendor: Option<String>,
     /// Smallest amount, inclusive, as a decimal (`12.50`), in each transaction's currency.
+    #[param(pattern = r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
     pub min_amount: Option<String>,
     /// Largest amount, inclusive, as a decimal.
+    #[param(pattern = r"^[0-9]{1,14}(\.[0-9]{1,4})?$")]
     pub max_amount: Option<String>,
     /// Transactions per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

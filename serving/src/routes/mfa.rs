@@ -37,7 +37,8 @@ pub struct TotpEnrolment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpCodeRequest {
-    /// Six-digit code.
+    /// Six-digit code (or, where a recovery code is accepted, a recovery code).
+    #[schema(min_length = 6, max_length = 64)]
     pub code: String,
 }
 

@@ -71,6 +71,11 @@ pub struct Tenant {
 #[serde(deny_unknown_fields)]
 pub struct TenantRequest {
     /// Company name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"
+    )]
     pub name: String,
 }
 
@@ -107,6 +112,11 @@ pub struct RoleRequest {
 #[serde(deny_unknown_fields)]
 pub struct InvitationRequest {
     /// Who to invite.
+    #[schema(
+        format = "email",
+        max_length = 254,
+        pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )]
     pub email: String,
     /// The role they will have.
     pub role: Role,
@@ -427,6 +437,7 @@ pub async fn update_member(
     ApiPath(user_id): ApiPath<String>,
     ApiJson(request): ApiJson<RoleRequest>,
 ) -> Result<Json<Member>, ApiError> {
+    caller.require(Role::Admin)?;
     let current = member_role(&state, &caller, &user_id).await?;
     check_member_change(&state, &caller, current, Some(request.role)).await?;
     sqlx::query("UPDATE memberships SET role = $1 WHERE tenant_id = $2 AND user_id = $3")
@@ -474,6 +485,7 @@ pub async fn remove_member(
     caller: Caller,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
     let current = member_role(&state, &caller, &user_id).await?;
     check_member_change(&state, &caller, current, None).await?;
     sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
@@ -628,6 +640,17 @@ pub async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `id, tenant_id, email, role, expires_at, accepted_at, revoked_at` of an invitation.
+type InvitationRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// Accepts an invitation addressed to the caller's email.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = AcceptInvitationRequest,
     security(("bearer" = [])),
@@ -644,7 +667,7 @@ pub async fn accept_invitation(
 ) -> Result<Json<AcceptedInvitation>, ApiError> {
     let (user_id, _) = caller.user()?;
     let invalid = || ApiError::bad_request("the invitation is invalid, used, revoked or expired");
-    let row: Option<(String, String, String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let row: Option<InvitationRow> = sqlx::query_as(
         "SELECT id, tenant_id, email, role, expires_at, accepted_at, revoked_at FROM invitations WHERE token_hash = $1",
     )
     .bind(token_hash(&request.token))

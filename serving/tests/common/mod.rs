@@ -100,7 +100,9 @@ where
         .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
     let database = format!(
         "verocta_test_{}",
-        verocta_serving::crypto::hex(&verocta_serving::crypto::random_bytes::<8>().expect("random"))
+        verocta_serving::crypto::hex(
+            &verocta_serving::crypto::random_bytes::<8>().expect("random")
+        )
     );
     let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap_or_else(|error| {
         panic!("PostgreSQL at {admin_url} is unreachable ({error}); start it or set VEROCTA_SKIP_POSTGRES=1")
@@ -130,7 +132,9 @@ where
 
 /// The admin URL with its database name replaced.
 fn database_url(admin_url: &str, database: &str) -> String {
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
     let authority_end = base.find("://").map_or(0, |index| index + 3);
     let base = match base[authority_end..].find('/') {
         Some(slash) => &base[..authority_end + slash],
@@ -157,6 +161,8 @@ async fn start(config: ServeConfig, data_dir: tempfile::TempDir) -> TestApp {
 macro_rules! backend_tests {
     ($configure:expr => $($name:ident),* $(,)?) => {
         mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
@@ -165,6 +171,8 @@ macro_rules! backend_tests {
             )*
         }
         mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
@@ -181,10 +189,20 @@ pub fn defaults(_: &mut ServeConfig) {}
 impl TestApp {
     /// Sends a request built by the caller.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
@@ -196,7 +214,13 @@ impl TestApp {
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -221,23 +245,29 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
-    /// The body of the newest outbox email to `recipient`.
-    pub async fn last_email(&self, recipient: &str) -> String {
+    /// The body of the newest outbox email to `recipient` whose subject starts with `subject`.
+    pub async fn last_email(&self, recipient: &str, subject: &str) -> String {
         let (body,): (String,) = sqlx::query_as(
-            "SELECT body FROM outbox WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+            "SELECT body FROM outbox WHERE recipient = $1 AND subject LIKE $2 \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(recipient)
+        .bind(format!("{subject}%"))
         .fetch_one(&self.state.database.pool)
         .await
         .expect("an email in the outbox");
         body
     }
 
-    /// The token quoted in the newest email to `recipient`.
-    pub async fn emailed_token(&self, recipient: &str) -> String {
-        let body = self.last_email(recipient).await;
+    /// The token quoted in the newest email to `recipient` with that subject.
+    pub async fn emailed_token(&self, recipient: &str, subject: &str) -> String {
+        let body = self.last_email(recipient, subject).await;
         let start = body.find("\"token\": \"").expect("token in email") + 10;
-        body[start..].split('"').next().expect("token end").to_string()
+        body[start..]
+            .split('"')
+            .next()
+            .expect("token end")
+            .to_string()
     }
 
     /// Registers (and verifies, outside dev mode) a user, without logging in.
@@ -251,20 +281,29 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         if !self.config.dev_mode {
-            let token = self.emailed_token(email).await;
-            let verified = self.post("/v1/auth/verify-email", None, json!({ "token": token })).await;
+            let token = self.emailed_token(email, "Confirm").await;
+            let verified = self
+                .post("/v1/auth/verify-email", None, json!({ "token": token }))
+                .await;
             assert_eq!(verified.status, StatusCode::NO_CONTENT, "{}", verified.text);
         }
         (
             reply.body["user_id"].as_str().expect("user_id").to_string(),
-            reply.body["tenant_id"].as_str().expect("tenant_id").to_string(),
+            reply.body["tenant_id"]
+                .as_str()
+                .expect("tenant_id")
+                .to_string(),
         )
     }
 
     /// Logs in; panics unless 200.
     pub async fn login(&self, email: &str) -> (String, String) {
         let reply = self
-            .post("/v1/auth/login", None, json!({ "email": email, "password": PASSWORD }))
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({ "email": email, "password": PASSWORD }),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         tokens(&reply)
@@ -297,7 +336,11 @@ impl TestApp {
         assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
         let token = invited.body["token"].as_str().expect("token").to_string();
         let accepted = self
-            .post("/v1/invitations/accept", Some(&member.access), json!({ "token": token }))
+            .post(
+                "/v1/invitations/accept",
+                Some(&member.access),
+                json!({ "token": token }),
+            )
             .await;
         assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
         let switched = self
@@ -312,7 +355,13 @@ impl TestApp {
     }
 
     /// Uploads a file as multipart with extra text fields.
-    pub async fn upload(&self, token: &str, file_name: &str, content: &[u8], fields: &[(&str, &str)]) -> Reply {
+    pub async fn upload(
+        &self,
+        token: &str,
+        file_name: &str,
+        content: &[u8],
+        fields: &[(&str, &str)],
+    ) -> Reply {
         let boundary = "verocta-test-boundary";
         let mut body = Vec::new();
         for (name, value) in fields {
@@ -331,7 +380,10 @@ impl TestApp {
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let request = Request::post("/v1/uploads")
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .body(Body::from(body))
             .expect("request");
         self.send(request).await
@@ -341,15 +393,24 @@ impl TestApp {
 /// The (access, refresh) tokens of a token-pair reply.
 pub fn tokens(reply: &Reply) -> (String, String) {
     (
-        reply.body["access_token"].as_str().expect("access_token").to_string(),
-        reply.body["refresh_token"].as_str().expect("refresh_token").to_string(),
+        reply.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        reply.body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
     )
 }
 
 /// The real QuickBooks sample of the old product.
 pub fn quickbooks_csv() -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/veroctaai/quickbooks.csv"))
-        .expect("shared/data/veroctaai/quickbooks.csv beside the checkout")
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/veroctaai/quickbooks.csv"
+    ))
+    .expect("shared/data/veroctaai/quickbooks.csv beside the checkout")
 }
 
 /// Asserts the error shape and code.
