@@ -48,6 +48,8 @@ enum Command {
     Lake(LakeArgs),
     /// Score a file with the SpendScore.
     Score(ScoreArgs),
+    /// Run the HTTP API.
+    Serve(ServeArgs),
     /// Print the JSON Schema of the canonical transaction.
     Schema,
 }
@@ -100,10 +102,32 @@ struct UpArgs {
     /// Exit 0 once everything produced is committed to Delta.
     #[arg(long)]
     exit_when_idle: bool,
+    /// Address of the API (development mode: email verification skipped, keys generated).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Do not start the API.
+    #[arg(long)]
+    no_api: bool,
     #[command(flatten)]
     topics: TopicArgs,
     /// Files to import at start.
     files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Data directory (SQLite database and generated keys live here).
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// PostgreSQL URL; SQLite in the data directory when absent.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Development mode: email verification skipped, keys generated into the data directory.
+    #[arg(long)]
+    dev: bool,
 }
 
 #[derive(Args)]
@@ -260,6 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => runtime()?.block_on(sql(args)),
         Command::Lake(args) => runtime()?.block_on(lake(args)),
         Command::Score(args) => score(args),
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Schema => {
             print!("{}", verocta_schemas::wire::transaction_json_schema());
             Ok(ExitCode::SUCCESS)
@@ -401,6 +426,21 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     config.workers = args.workers.max(1);
     config.kafka_extra = args.topics.kafka_properties.clone();
     let mut stack = Stack::start(config).await?;
+    let api = if args.no_api || args.exit_when_idle {
+        None
+    } else {
+        let mut api_config = verocta_serving::ServeConfig::from_env(&args.data_dir, args.listen);
+        api_config.dev_mode = true;
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(verocta_serving::run(api_config, async move {
+            let _ = api_stopped.await;
+        }));
+        eprintln!(
+            "verocta up: API on http://{} (development mode; docs at /docs)",
+            args.listen
+        );
+        Some((stop_api, handle))
+    };
     let broker = match stack.broker() {
         Broker::Embedded(_) => format!("embedded broker at {}", stack.kafka().brokers),
         Broker::External(brokers) => format!("Kafka at {brokers}"),
@@ -452,7 +492,25 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     );
     shutdown_signal().await;
     eprintln!("verocta up: stopping (committing in-flight batches)");
+    if let Some((stop_api, handle)) = api {
+        let _ = stop_api.send(());
+        handle.await??;
+    }
     stack.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = verocta_serving::ServeConfig::from_env(&args.data_dir, args.listen);
+    config.dev_mode = args.dev;
+    if args.database_url.is_some() {
+        config.database_url = args.database_url;
+    }
+    eprintln!(
+        "verocta serve: API on http://{} (docs at /docs)",
+        args.listen
+    );
+    verocta_serving::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

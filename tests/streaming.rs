@@ -150,7 +150,7 @@ fn spawn_worker(brokers: &str, data_dir: &Path, topology: &Topology) -> Child {
             &format!("session.timeout.ms={SESSION_TIMEOUT_MS}"),
         ])
         .args(["--kafka-property", "heartbeat.interval.ms=500"])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,buoyant_kernel::snapshot=off")
         .stdout(Stdio::null())
         .spawn()
         .unwrap()

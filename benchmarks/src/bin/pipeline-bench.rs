@@ -1,0 +1,532 @@
+//! End-to-end pipeline benchmark: CSV file → Kafka → worker → Delta commit, in one process.
+//!
+//! - `throughput`: generates the bank export of `--size-mb` (the ingest benchmark's generator
+//!   and seed) into `benchmarks/data/`, starts a [`Stack`] (embedded broker, or `--brokers`;
+//!   two workers; a fresh topic prefix, consumer group and data directory per run), imports
+//!   the file through the stack's lag-gated producer with `import_files`, and times from the
+//!   import's start until `wait_until_idle` returns. It checks that the Delta table holds
+//!   exactly the transactions produced, and reports rows/s, CSV MB/s and the process's peak
+//!   RSS — the whole process: importer, producer, worker threads and, in embedded mode, the
+//!   broker with the records it holds.
+//! - `latency`: produces synthetic canonical transactions at a steady `--rate` for
+//!   `--seconds`, each stamped with its send time in `memo`, and measures per row how long
+//!   until the Delta commit holding it became visible (see `verocta_benchmarks::pipeline`).
+//!   Workers linger `--linger-ms` (200 by default, against 500 in production) so a batch
+//!   closes sooner when traffic is thin.
+//!
+//! Each run prints one JSON line on stdout (`run-pipeline.sh` collects them into a Markdown
+//! table) and a readable summary on stderr. Run one process per measurement, so that peak
+//! RSS belongs to that run alone.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use arrow_array::{Array, Int64Array};
+use clap::{Parser, Subcommand};
+use verocta_benchmarks::generate::{DEFAULT_SEED, ExportSpec, write_export};
+use verocta_benchmarks::pipeline::{
+    CommitWatcher, LatencyMeasurement, ThroughputMeasurement, commit_file, megabytes, percentile,
+    round, row_latencies, sent_at_memo,
+};
+use verocta_benchmarks::report::{MB, peak_rss_mb};
+use verocta_ingest::csv::RawImportOptions;
+use verocta_lakehouse::Lake;
+use verocta_lakehouse::delta::TRANSACTIONS_TABLE;
+use verocta_pipelines::batch::BatchPolicy;
+use verocta_pipelines::import::{Destination, FileOutcome, import_files};
+use verocta_pipelines::kafka::producer::TransactionProducer;
+use verocta_pipelines::kafka::topics::Topology;
+use verocta_pipelines::stack::{Stack, StackConfig};
+use verocta_schemas::{
+    Category, Currency, Money, SourceKind, SourceRef, TRANSACTION_SCHEMA_VERSION, TenantId,
+    Transaction, TransactionClass, TransactionId,
+};
+
+/// Benchmark the streaming pipeline end to end.
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Import a generated CSV export through Kafka into Delta; rows/s, MB/s, peak RSS.
+    Throughput {
+        /// Size of the generated export in MB (10^6 bytes).
+        #[arg(long)]
+        size_mb: f64,
+        /// Seed of the generator; the default is the ingest benchmark's.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Worker batch linger in milliseconds (the production default is 500).
+        #[arg(long, default_value_t = 500)]
+        linger_ms: u64,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Steady synthetic traffic; produce→Delta-visible latency per row.
+    Latency {
+        /// Transactions per second.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        /// Seconds of producing.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Worker batch linger in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        linger_ms: u64,
+        /// Tenants the traffic is spread over (the record key, hence the partition).
+        #[arg(long, default_value_t = 24)]
+        tenants: usize,
+        /// How often to look for a new Delta commit, in milliseconds.
+        #[arg(long, default_value_t = 5)]
+        poll_ms: u64,
+        /// Publish through the stack's lag-gated producer (as imports do) instead of a plain
+        /// one; the gate flushes and reads Delta every 2,000 records.
+        #[arg(long)]
+        gated: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// Settings shared by both modes.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// External brokers (`host:port`); without it the embedded broker runs in this process.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Name of the external broker in the output, e.g. `tansu`.
+    #[arg(long)]
+    broker_label: Option<String>,
+    /// An extra librdkafka property for every client, `key=value`; repeatable.
+    #[arg(long = "kafka-property", value_parser = parse_property)]
+    kafka_properties: Vec<(String, String)>,
+    /// Worker threads in the consumer group.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Directory for the generated CSV and the per-run data directories (removed after).
+    #[arg(long, default_value = "benchmarks/data")]
+    data: PathBuf,
+}
+
+impl RunArgs {
+    fn broker_label(&self) -> String {
+        match (&self.brokers, &self.broker_label) {
+            (_, Some(label)) => label.clone(),
+            (Some(_), None) => "external".into(),
+            (None, None) => "embedded".into(),
+        }
+    }
+
+    /// A stack isolated from every other run: its own topics, group and data directory.
+    fn stack_config(&self, data_dir: &Path, batch: BatchPolicy) -> StackConfig {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let run_id = format!("bench-{}-{started}", std::process::id());
+        let mut config = StackConfig::new(data_dir);
+        config.brokers = self.brokers.clone();
+        config.topology = Topology {
+            prefix: format!("{run_id}."),
+            ..Topology::default()
+        };
+        config.workers = self.workers.max(1);
+        config.group_id = run_id;
+        config.batch = batch;
+        config.kafka_extra = self.kafka_properties.clone();
+        config
+    }
+
+    fn run_dir(&self) -> anyhow::Result<tempfile::TempDir> {
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("cannot create {}", self.data.display()))?;
+        tempfile::Builder::new()
+            .prefix("pipeline-run-")
+            .tempdir_in(&self.data)
+            .with_context(|| format!("cannot create a run directory in {}", self.data.display()))
+    }
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not key=value")),
+    }
+}
+
+fn batch_policy(linger_ms: u64) -> BatchPolicy {
+    BatchPolicy {
+        linger: Duration::from_millis(linger_ms),
+        ..BatchPolicy::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // The pipeline's own logs (partition assignments, commits), off unless RUST_LOG asks.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Args::parse().mode {
+        Mode::Throughput {
+            size_mb,
+            seed,
+            linger_ms,
+            run,
+        } => throughput(size_mb, seed, linger_ms, run).await,
+        Mode::Latency {
+            rate,
+            seconds,
+            linger_ms,
+            tenants,
+            poll_ms,
+            gated,
+            run,
+        } => {
+            ensure!(
+                rate > 0.0 && seconds > 0.0,
+                "--rate and --seconds must be positive"
+            );
+            ensure!((1..=1000).contains(&tenants), "--tenants must be 1 to 1000");
+            let options = LatencyOptions {
+                rate,
+                duration: Duration::from_secs_f64(seconds),
+                linger_ms,
+                tenants,
+                poll: Duration::from_millis(poll_ms.max(1)),
+                gated,
+            };
+            latency(options, run).await
+        }
+    }
+}
+
+/// Writes the export; regenerated on every run (the same spec always yields the same bytes).
+fn generate_export(data: &Path, size_mb: f64, seed: u64) -> anyhow::Result<PathBuf> {
+    ensure!(size_mb > 0.0, "--size-mb must be positive");
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let name = if seed == DEFAULT_SEED {
+        format!("export-{size_mb}mb.csv")
+    } else {
+        format!("export-{size_mb}mb-{seed:x}.csv")
+    };
+    let path = data.join(name);
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let spec = ExportSpec {
+        seed,
+        target_bytes: (size_mb * MB) as u64,
+    };
+    let stats = write_export(BufWriter::with_capacity(1 << 20, file), spec)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "generated {} rows, {} bytes: {}",
+        stats.rows,
+        stats.bytes,
+        path.display()
+    );
+    Ok(path)
+}
+
+async fn delta_row_count(lake: &Lake) -> anyhow::Result<u64> {
+    let batches = lake
+        .sql(&format!("SELECT count(*) FROM {TRANSACTIONS_TABLE}"))
+        .await?;
+    let column = batches
+        .first()
+        .context("count(*) returned no batch")?
+        .column(0);
+    let counts = column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .with_context(|| format!("count(*) is {}, not Int64", column.data_type()))?;
+    Ok(counts.value(0) as u64)
+}
+
+async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> anyhow::Result<()> {
+    let csv = generate_export(&run.data, size_mb, seed)?;
+    let file_bytes = std::fs::metadata(&csv)?.len();
+    let run_dir = run.run_dir()?;
+    let mut stack = Stack::start(run.stack_config(run_dir.path(), batch_policy(linger_ms))).await?;
+    let rss_before_import_mb = peak_rss_mb();
+    let import = RawImportOptions {
+        tenant: "bench".into(),
+        ..Default::default()
+    }
+    .validate()?;
+    let mut producer = stack.producer()?;
+
+    let started = Instant::now();
+    let files = vec![csv.clone()];
+    let (outcomes, produced) = tokio::task::spawn_blocking(move || {
+        let outcomes = import_files(
+            &files,
+            &import,
+            Destination::Kafka(&mut producer),
+            BatchPolicy::default(),
+        )?;
+        anyhow::Ok((outcomes, producer.sent()))
+    })
+    .await??;
+    let import_seconds = started.elapsed().as_secs_f64();
+    for outcome in &outcomes {
+        match outcome {
+            FileOutcome::Imported(summary) if summary.rejected_count > 0 => bail!(
+                "{} rows rejected, first: {:?}",
+                summary.rejected_count,
+                summary.rejected.first()
+            ),
+            FileOutcome::Imported(_) => {}
+            FileOutcome::Failed { file, error } => bail!("cannot import {file}: {error}"),
+        }
+    }
+    stack.wait_until_idle(Duration::from_millis(100)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mb = peak_rss_mb();
+
+    let metrics = stack.metrics();
+    let commits: u64 = metrics
+        .iter()
+        .map(|m| m.batches.load(Ordering::Relaxed))
+        .sum();
+    let commit_us: u64 = metrics
+        .iter()
+        .map(|m| m.batch_latency_us_sum.load(Ordering::Relaxed))
+        .sum();
+    let rows_by_worker = metrics
+        .iter()
+        .map(|m| m.rows_out.load(Ordering::Relaxed))
+        .collect();
+    let errors = metrics
+        .iter()
+        .map(|m| m.errors.load(Ordering::Relaxed))
+        .sum();
+    let delta_rows = delta_row_count(&stack.lake()).await?;
+    stack.shutdown().await?;
+    ensure!(
+        delta_rows == produced,
+        "Delta holds {delta_rows} rows but {produced} transactions were produced"
+    );
+
+    let measurement = ThroughputMeasurement {
+        mode: "throughput",
+        broker: run.broker_label(),
+        workers: run.workers.max(1),
+        file_mb: round(megabytes(file_bytes), 1),
+        produced,
+        delta_rows,
+        import_seconds: round(import_seconds, 3),
+        seconds: round(seconds, 3),
+        rows_per_s: round(delta_rows as f64 / seconds, 0),
+        mb_per_s: round(megabytes(file_bytes) / seconds, 2),
+        commits,
+        mean_commit_ms: round(commit_us as f64 / 1000.0 / commits.max(1) as f64, 1),
+        rows_by_worker,
+        errors,
+        peak_rss_mb: peak_rss_mb.map(|mb| round(mb, 1)),
+        rss_before_import_mb: rss_before_import_mb.map(|mb| round(mb, 1)),
+    };
+    eprintln!(
+        "{} broker, {:.0} MB: {} rows in {:.2} s ({:.0} rows/s, {:.1} MB/s; import returned at \
+         {:.2} s), {} commits of {:.0} ms mean, peak RSS {:?} MB",
+        measurement.broker,
+        measurement.file_mb,
+        delta_rows,
+        seconds,
+        measurement.rows_per_s,
+        measurement.mb_per_s,
+        import_seconds,
+        commits,
+        measurement.mean_commit_ms,
+        measurement.peak_rss_mb
+    );
+    println!("{}", serde_json::to_string(&measurement)?);
+    drop(run_dir);
+    Ok(())
+}
+
+struct LatencyOptions {
+    rate: f64,
+    duration: Duration,
+    linger_ms: u64,
+    tenants: usize,
+    poll: Duration,
+    gated: bool,
+}
+
+/// A valid canonical transaction stamped with its send time.
+fn synthetic_transaction(
+    sequence: u64,
+    tenant: &TenantId,
+    booked_date: chrono::NaiveDate,
+    sent_us: u64,
+) -> Transaction {
+    Transaction {
+        schema_version: TRANSACTION_SCHEMA_VERSION,
+        transaction_id: TransactionId::derive(tenant, "csv", &[&sequence.to_string()]),
+        tenant_id: tenant.clone(),
+        source: SourceRef {
+            kind: SourceKind::Csv,
+            format: "generic".into(),
+            name: "pipeline-bench".into(),
+            line: Some(sequence + 2),
+            external_id: Some(sequence.to_string()),
+        },
+        booked_date,
+        booked_time: None,
+        amount: Money::from_minor(100 + (sequence * 7_919 % 250_000) as i64, Currency::USD),
+        original_amount: None,
+        class: TransactionClass::Spend,
+        exclusion: None,
+        vendor_raw: Some("SQ *BLUE BOTTLE COFFEE #0412 OAKLAND CA".into()),
+        vendor: Some("blue bottle coffee".into()),
+        category_raw: Some("Meals & Entertainment".into()),
+        category: Category::Uncategorized,
+        account: Some("Corporate Card x1009".into()),
+        memo: Some(sent_at_memo(sent_us)),
+        payment_method: Some("card".into()),
+        card_last4: Some("1009".into()),
+        employee: None,
+        department: None,
+        ingested_at: chrono::Utc::now(),
+    }
+}
+
+/// Sends at `rate` per second for `duration`, pacing with 1 ms sleeps; returns the records
+/// sent and the seconds spent sending (before the final flush).
+fn produce_steadily(
+    producer: &mut TransactionProducer,
+    options: &LatencyOptions,
+    epoch: Instant,
+) -> anyhow::Result<(u64, f64)> {
+    let tenants: Vec<TenantId> = (0..options.tenants)
+        .map(|i| TenantId::new(format!("bench-{i:03}")))
+        .collect::<Result<_, _>>()?;
+    // Today's date, as live traffic has: every batch lands in the current month's partition.
+    let today = chrono::Utc::now().date_naive();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= options.duration {
+            break;
+        }
+        let due = (elapsed.as_secs_f64() * options.rate) as u64;
+        while sent < due {
+            let tenant = &tenants[(sent % tenants.len() as u64) as usize];
+            let sent_us = epoch.elapsed().as_micros() as u64;
+            producer.send(&synthetic_transaction(sent, tenant, today, sent_us))?;
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let producing = started.elapsed().as_secs_f64();
+    producer.flush(Duration::from_secs(120))?;
+    Ok((sent, producing))
+}
+
+/// The newest version in a Delta log (0 when only the creating commit is there).
+fn latest_version(table_dir: &Path) -> u64 {
+    let mut version = 0;
+    while commit_file(table_dir, version + 1).exists() {
+        version += 1;
+    }
+    version
+}
+
+async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
+    let run_dir = run.run_dir()?;
+    let mut stack =
+        Stack::start(run.stack_config(run_dir.path(), batch_policy(options.linger_ms))).await?;
+    let table_dir = stack.lake().table_dir(TRANSACTIONS_TABLE);
+    let epoch = Instant::now();
+    let watcher = CommitWatcher::start(&table_dir, latest_version(&table_dir), epoch, options.poll);
+    let mut producer = if options.gated {
+        stack.producer()?
+    } else {
+        TransactionProducer::new(&stack.kafka(), &stack.topology().transactions())?
+    };
+    let (options, (sent, producing_seconds)) = tokio::task::spawn_blocking(move || {
+        let result = produce_steadily(&mut producer, &options, epoch);
+        result.map(|outcome| (options, outcome))
+    })
+    .await??;
+    stack.wait_until_idle(Duration::from_millis(100)).await?;
+    let visible = watcher.finish();
+    let peak_rss_mb = peak_rss_mb();
+    stack.shutdown().await?;
+
+    let rows = row_latencies(&table_dir, &visible)?;
+    ensure!(
+        rows.len() as u64 == sent,
+        "Delta commits hold {} rows but {sent} were sent",
+        rows.len()
+    );
+    let mut latencies: Vec<u64> = rows.iter().map(|(_, latency)| *latency).collect();
+    latencies.sort_unstable();
+    let ms = |p: f64| round(percentile(&latencies, p).unwrap_or(0) as f64 / 1000.0, 1);
+    let window_us = 5_000_000;
+    let windows = rows
+        .iter()
+        .map(|(sent, _)| sent / window_us)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut by_window = vec![Vec::new(); windows as usize];
+    for (sent_us, latency) in &rows {
+        by_window[(sent_us / window_us) as usize].push(*latency);
+    }
+    let p50_ms_by_5s = by_window
+        .iter_mut()
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.sort_unstable();
+            round(percentile(w, 50.0).unwrap_or(0) as f64 / 1000.0, 1)
+        })
+        .collect();
+    let measurement = LatencyMeasurement {
+        mode: "latency",
+        broker: run.broker_label(),
+        workers: run.workers.max(1),
+        linger_ms: options.linger_ms,
+        gated_producer: options.gated,
+        target_rate: options.rate,
+        achieved_rate: round(sent as f64 / producing_seconds, 0),
+        seconds: round(producing_seconds, 2),
+        sent,
+        seen: rows.len() as u64,
+        commits: visible.len() as u64,
+        p50_ms: ms(50.0),
+        p90_ms: ms(90.0),
+        p99_ms: ms(99.0),
+        max_ms: ms(100.0),
+        p50_ms_by_5s,
+        poll_ms: options.poll.as_millis() as u64,
+        peak_rss_mb: peak_rss_mb.map(|mb| round(mb, 1)),
+    };
+    eprintln!(
+        "{} broker, {:.0} tx/s for {:.0} s, linger {} ms: p50 {} ms, p99 {} ms, max {} ms over \
+         {} rows in {} commits",
+        measurement.broker,
+        measurement.achieved_rate,
+        measurement.seconds,
+        measurement.linger_ms,
+        measurement.p50_ms,
+        measurement.p99_ms,
+        measurement.max_ms,
+        measurement.seen,
+        measurement.commits
+    );
+    println!("{}", serde_json::to_string(&measurement)?);
+    drop(run_dir);
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The transactions Delta table: offsets committed with the data, fencing, dedupe by id, and
+//! maintenance (compaction keeps rows and offsets while cutting files; checkpoint; vacuum).
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use verocta_lakehouse::{Lake, LakeError};
+use verocta_schemas::arrow::transactions_to_batch;
+use verocta_schemas::*;
+
+fn transactions(range: std::ops::Range<u32>) -> Vec<Transaction> {
+    range
+        .map(|i| {
+            let tenant = TenantId::new(format!("tenant-{}", i % 3)).unwrap();
+            Transaction {
+                schema_version: TRANSACTION_SCHEMA_VERSION,
+                transaction_id: TransactionId::derive(&tenant, "csv", &[&i.to_string()]),
+                tenant_id: tenant,
+                source: SourceRef {
+                    kind: SourceKind::Csv,
+                    format: "generic".into(),
+                    name: "t.csv".into(),
+                    line: Some(u64::from(i)),
+                    external_id: None,
+                },
+                booked_date: NaiveDate::from_ymd_opt(2024, 1 + (i % 3), 1 + (i % 28)).unwrap(),
+                booked_time: None,
+                amount: Money::from_minor(i64::from(i) * 100 + 1, Currency::GBP),
+                original_amount: None,
+                class: TransactionClass::Spend,
+                exclusion: None,
+                vendor_raw: Some("Acme Ltd".into()),
+                vendor: Some("acme".into()),
+                category_raw: None,
+                category: Category::OfficeSupplies,
+                account: None,
+                memo: None,
+                payment_method: None,
+                card_last4: None,
+                employee: None,
+                department: None,
+                ingested_at: Utc::now(),
+            }
+        })
+        .collect()
+}
+
+fn offsets(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs
+        .iter()
+        .map(|(app, version)| (app.to_string(), *version))
+        .collect()
+}
+
+fn expected(pairs: &[(&str, Option<i64>)]) -> HashMap<String, Option<i64>> {
+    pairs
+        .iter()
+        .map(|(app, version)| (app.to_string(), *version))
+        .collect()
+}
+
+async fn count(lake: &Lake) -> i64 {
+    let batches = lake
+        .sql("SELECT count(*) AS n FROM transactions")
+        .await
+        .unwrap();
+    let column = batches[0].column(0);
+    deltalake::arrow::array::cast::as_primitive_array::<deltalake::arrow::datatypes::Int64Type>(
+        column,
+    )
+    .value(0)
+}
+
+#[tokio::test]
+async fn offsets_commit_with_the_data_and_stale_writers_are_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    let batch = transactions_to_batch(&transactions(0..10)).unwrap();
+    let outcome = table
+        .append(
+            &batch,
+            &offsets(&[("topic-0", 9)]),
+            &expected(&[("topic-0", None)]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.written, 10);
+    let versions = table
+        .committed_versions(&["topic-0".to_string(), "topic-1".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(versions["topic-0"], Some(9));
+    assert_eq!(versions["topic-1"], None);
+
+    // A writer that still believes the partition is uncommitted must not commit it again.
+    let mut stale = lake.transactions().await.unwrap();
+    let again = transactions_to_batch(&transactions(10..20)).unwrap();
+    let error = stale
+        .append(
+            &again,
+            &offsets(&[("topic-0", 19)]),
+            &expected(&[("topic-0", None)]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LakeError::Fenced { .. }), "{error}");
+    assert!(error.is_fenced());
+    assert_eq!(count(&lake).await, 10);
+}
+
+#[tokio::test]
+async fn ids_already_in_the_table_or_repeated_in_a_batch_are_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    let first = transactions(0..50);
+    table
+        .append(
+            &transactions_to_batch(&first).unwrap(),
+            &[],
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+    let mut overlapping = transactions(25..75);
+    overlapping.extend(transactions(70..75));
+    let outcome = table
+        .append(
+            &transactions_to_batch(&overlapping).unwrap(),
+            &[],
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+    // 25..50 are already in the table; 70..75 appear twice in the batch.
+    assert_eq!((outcome.written, outcome.duplicates), (25, 30));
+    assert_eq!(count(&lake).await, 75);
+}
+
+#[tokio::test]
+async fn compaction_cuts_files_and_keeps_rows_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    let mut version = None;
+    for batch_number in 0..8u32 {
+        let rows = transactions(batch_number * 100..(batch_number + 1) * 100);
+        let last = i64::from((batch_number + 1) * 100 - 1);
+        table
+            .append(
+                &transactions_to_batch(&rows).unwrap(),
+                &offsets(&[("p", last)]),
+                &expected(&[("p", version)]),
+            )
+            .await
+            .unwrap();
+        version = Some(last);
+    }
+    let before = table.file_count();
+    assert!(
+        before >= 8 * 3,
+        "one file per month partition per batch: {before}"
+    );
+    let report = table.compact().await.unwrap();
+    assert!(report.contains("compacted"), "{report}");
+    table.refresh().await.unwrap();
+    assert_eq!(table.file_count(), 3, "one file per month partition");
+    assert_eq!(count(&lake).await, 800);
+    let versions = table.committed_versions(&["p".to_string()]).await.unwrap();
+    assert_eq!(versions["p"], Some(799), "offsets survive compaction");
+
+    let checkpoint = table.checkpoint().await.unwrap();
+    assert!(
+        dir.path()
+            .join(format!(
+                "lake/transactions/_delta_log/{checkpoint:020}.checkpoint.parquet"
+            ))
+            .exists()
+    );
+    // Compacted-away files are recent, so the default retention keeps them.
+    let deleted = table.vacuum(168, true, false).await.unwrap();
+    assert!(deleted.is_empty());
+    let would_delete = table.vacuum(0, true, true).await.unwrap();
+    assert_eq!(would_delete.len(), before);
+    assert_eq!(count(&lake).await, 800);
+}
+
+#[tokio::test]
+async fn sql_sees_every_table_in_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    table
+        .append(
+            &transactions_to_batch(&transactions(0..30)).unwrap(),
+            &[],
+            &HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lake.table_names(), vec!["transactions".to_string()]);
+    let batches = lake
+        .sql("SELECT tenant_id, count(*) AS n FROM transactions GROUP BY tenant_id ORDER BY tenant_id")
+        .await
+        .unwrap();
+    let text = verocta_lakehouse::pretty_table(&batches).unwrap();
+    assert!(
+        text.contains("tenant-0") && text.contains("| 10 "),
+        "{text}"
+    );
+    assert!(lake.sql("SELECT nope FROM transactions").await.is_err());
+}
