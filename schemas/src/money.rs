@@ -34,9 +34,13 @@ pub enum MoneyError {
     Overflow(String),
 }
 
-/// An ISO 4217 currency, stored as its three upper-case ASCII letters.
+/// An ISO 4217 currency: its three upper-case ASCII letters and its minor digits, both fixed
+/// at construction so the per-row hot paths never look anything up.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Currency([u8; 3]);
+pub struct Currency {
+    code: [u8; 3],
+    digits: u8,
+}
 
 /// Active ISO 4217 codes with their minor digits (the exceptions to the default of 2).
 const ZERO_DIGIT: &[&str] = &[
@@ -61,45 +65,63 @@ const TWO_DIGIT: &[&str] = &[
 
 impl Currency {
     /// US dollar, the default for files that state no currency.
-    pub const USD: Currency = Currency(*b"USD");
+    pub const USD: Currency = Currency {
+        code: *b"USD",
+        digits: 2,
+    };
     /// Pound sterling.
-    pub const GBP: Currency = Currency(*b"GBP");
+    pub const GBP: Currency = Currency {
+        code: *b"GBP",
+        digits: 2,
+    };
     /// Euro.
-    pub const EUR: Currency = Currency(*b"EUR");
+    pub const EUR: Currency = Currency {
+        code: *b"EUR",
+        digits: 2,
+    };
     /// Japanese yen.
-    pub const JPY: Currency = Currency(*b"JPY");
+    pub const JPY: Currency = Currency {
+        code: *b"JPY",
+        digits: 0,
+    };
 
     /// Parses a code case-insensitively; only active ISO 4217 codes are accepted.
     pub fn new(code: &str) -> Result<Self, MoneyError> {
-        let upper = code.trim().to_ascii_uppercase();
-        let known = [ZERO_DIGIT, THREE_DIGIT, FOUR_DIGIT, TWO_DIGIT]
-            .iter()
-            .any(|list| list.contains(&upper.as_str()));
-        if !known {
-            return Err(MoneyError::UnknownCurrency(code.trim().to_string()));
-        }
-        let bytes = upper.as_bytes();
-        Ok(Currency([bytes[0], bytes[1], bytes[2]]))
+        let trimmed = code.trim();
+        let unknown = || MoneyError::UnknownCurrency(trimmed.to_string());
+        let &[a, b, c] = trimmed.as_bytes() else {
+            return Err(unknown());
+        };
+        let upper = [
+            a.to_ascii_uppercase(),
+            b.to_ascii_uppercase(),
+            c.to_ascii_uppercase(),
+        ];
+        let text = std::str::from_utf8(&upper).map_err(|_| unknown())?;
+        let digits = [
+            (ZERO_DIGIT, 0),
+            (TWO_DIGIT, 2),
+            (THREE_DIGIT, 3),
+            (FOUR_DIGIT, 4),
+        ]
+        .iter()
+        .find_map(|(list, digits)| list.contains(&text).then_some(*digits))
+        .ok_or_else(unknown)?;
+        Ok(Currency {
+            code: upper,
+            digits,
+        })
     }
 
     /// The three-letter code.
     pub fn code(&self) -> &str {
         // The bytes were validated as ASCII letters on construction.
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
     }
 
     /// Number of minor-unit digits: JPY 0, USD 2, BHD 3, CLF 4.
-    pub fn minor_digits(&self) -> u8 {
-        let code = self.code();
-        if ZERO_DIGIT.contains(&code) {
-            0
-        } else if THREE_DIGIT.contains(&code) {
-            3
-        } else if FOUR_DIGIT.contains(&code) {
-            4
-        } else {
-            2
-        }
+    pub const fn minor_digits(&self) -> u8 {
+        self.digits
     }
 }
 

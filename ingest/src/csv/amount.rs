@@ -196,6 +196,9 @@ pub fn parse_amount(
     if trimmed.is_empty() || trimmed == "-" || trimmed == "–" {
         return Ok(None);
     }
+    if let Some(plain) = parse_plain(trimmed, decimal, default_currency) {
+        return plain.map(Some);
+    }
     let err_text = || trimmed.to_string();
     let mut rest = trimmed;
     let mut negative = false;
@@ -303,6 +306,51 @@ pub fn parse_amount(
         money,
         currency_written: currency.is_some(),
         marker,
+    }))
+}
+
+/// The common case, read without the general tokenizer: digits with `,`/`.` separators and an
+/// optional leading sign (`-1,234.56`). `None` sends anything else down the general path.
+fn parse_plain(
+    text: &str,
+    decimal: DecimalSeparator,
+    currency: Currency,
+) -> Option<Result<ParsedAmount, AmountError>> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let plain = digits.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b',' || b == b'.');
+    if !plain {
+        return None;
+    }
+    let Some(canonical) = canonical_decimal(digits, decimal) else {
+        return Some(Err(AmountError::BadGrouping(text.to_string())));
+    };
+    let money = match Money::from_decimal_str(&canonical, currency) {
+        Ok(money) => money,
+        Err(verocta_schemas::MoneyError::TooPrecise { .. }) => {
+            return Some(Err(AmountError::TooPrecise {
+                text: text.to_string(),
+                currency,
+                digits: currency.minor_digits(),
+            }));
+        }
+        Err(_) => return Some(Err(AmountError::Overflow(text.to_string()))),
+    };
+    let money = if negative {
+        Money::from_minor(-money.minor_units(), currency)
+    } else {
+        money
+    };
+    Some(Ok(ParsedAmount {
+        money,
+        currency_written: false,
+        marker: None,
     }))
 }
 

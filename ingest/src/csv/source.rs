@@ -213,6 +213,7 @@ impl CsvSource {
             occurrences: HashMap::new(),
             current_date_key: String::new(),
             current_section: None,
+            vendor_cache: HashMap::new(),
         })
     }
 }
@@ -422,7 +423,13 @@ pub struct Rows<'a> {
     current_date_key: String,
     /// The last section heading of a report (QuickBooks "Transaction Detail by Account").
     current_section: Option<String>,
+    /// Normalised vendors by raw name: exports repeat a few hundred vendors across millions
+    /// of rows, so each is normalised once. Cleared when full, to keep memory bounded.
+    vendor_cache: HashMap<String, String>,
 }
+
+/// Distinct vendors remembered by [`Rows`] before the cache is cleared.
+const VENDOR_CACHE_LIMIT: usize = 16_384;
 
 impl Iterator for Rows<'_> {
     type Item = Result<RowOutcome, IngestError>;
@@ -704,10 +711,22 @@ impl Rows<'_> {
             (true, Some(description), _) => Some(description),
             (_, _, memo) => memo,
         };
-        let vendor = vendor_raw
-            .as_deref()
-            .map(normalize_vendor)
-            .filter(|v| !v.is_empty());
+        let vendor = match vendor_raw.as_deref() {
+            Some(raw) => match self.vendor_cache.get(raw) {
+                Some(cached) => Some(cached.clone()),
+                None => {
+                    if self.vendor_cache.len() >= VENDOR_CACHE_LIMIT {
+                        self.vendor_cache.clear();
+                    }
+                    let normalized = normalize_vendor(raw);
+                    self.vendor_cache
+                        .insert(raw.to_string(), normalized.clone());
+                    Some(normalized)
+                }
+            },
+            None => None,
+        }
+        .filter(|v| !v.is_empty());
         let category_raw = owned(columns.category);
         let account = owned(columns.account).or_else(|| self.current_section.clone());
         let category = categorize(
