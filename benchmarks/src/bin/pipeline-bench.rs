@@ -4,7 +4,8 @@
 //!   and seed) into `benchmarks/data/`, starts a [`Stack`] (embedded broker, or `--brokers`;
 //!   two workers; a fresh topic prefix, consumer group and data directory per run), imports
 //!   the file through the stack's lag-gated producer with `import_files`, and times from the
-//!   import's start until `wait_until_idle` returns. It checks that the Delta table holds
+//!   import's start until `wait_until_idle` returns — after a warm-up record has gone through,
+//!   so the consumer group's formation is reported apart. It checks that the Delta table holds
 //!   exactly the transactions produced, and reports rows/s, CSV MB/s and the process's peak
 //!   RSS — the whole process: importer, producer, worker threads and, in embedded mode, the
 //!   broker with the records it holds.
@@ -21,7 +22,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -40,6 +41,7 @@ use verocta_pipelines::batch::BatchPolicy;
 use verocta_pipelines::import::{Destination, FileOutcome, import_files};
 use verocta_pipelines::kafka::producer::TransactionProducer;
 use verocta_pipelines::kafka::topics::Topology;
+use verocta_pipelines::metrics::ComponentMetrics;
 use verocta_pipelines::stack::{Stack, StackConfig};
 use verocta_schemas::{
     Category, Currency, Money, SourceKind, SourceRef, TRANSACTION_SCHEMA_VERSION, TenantId,
@@ -66,6 +68,11 @@ enum Mode {
         /// Worker batch linger in milliseconds (the production default is 500).
         #[arg(long, default_value_t = 500)]
         linger_ms: u64,
+        /// Diagnostic: import through a plain producer instead of the stack's lag-gated one,
+        /// to show the pipeline's speed without the gate. With the embedded broker (5 MB kept
+        /// per partition) the producer can then outrun the workers and lose records.
+        #[arg(long)]
+        plain_producer: bool,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -182,8 +189,9 @@ async fn main() -> anyhow::Result<()> {
             size_mb,
             seed,
             linger_ms,
+            plain_producer,
             run,
-        } => throughput(size_mb, seed, linger_ms, run).await,
+        } => throughput(size_mb, seed, linger_ms, plain_producer, run).await,
         Mode::Latency {
             rate,
             seconds,
@@ -237,9 +245,50 @@ fn generate_export(data: &Path, size_mb: f64, seed: u64) -> anyhow::Result<PathB
     Ok(path)
 }
 
-async fn delta_row_count(lake: &Lake) -> anyhow::Result<u64> {
+/// What the workers counted (the warm-up record included).
+struct WorkerTotals {
+    commits: u64,
+    commit_us: u64,
+    rows_by_worker: Vec<u64>,
+    errors: u64,
+}
+
+impl WorkerTotals {
+    fn of(stack: &Stack) -> Self {
+        let metrics = stack.metrics();
+        let sum = |counter: fn(&ComponentMetrics) -> &AtomicU64| {
+            metrics
+                .iter()
+                .map(|m| counter(m).load(Ordering::Relaxed))
+                .sum()
+        };
+        WorkerTotals {
+            commits: sum(|m| &m.batches),
+            commit_us: sum(|m| &m.batch_latency_us_sum),
+            rows_by_worker: metrics
+                .iter()
+                .map(|m| m.rows_out.load(Ordering::Relaxed))
+                .collect(),
+            errors: sum(|m| &m.errors),
+        }
+    }
+
+    fn mean_commit_ms(&self) -> f64 {
+        round(
+            self.commit_us as f64 / 1000.0 / self.commits.max(1) as f64,
+            1,
+        )
+    }
+}
+
+/// Tenant of the imported file.
+const IMPORT_TENANT: &str = "bench";
+
+async fn delta_row_count(lake: &Lake, tenant: &str) -> anyhow::Result<u64> {
     let batches = lake
-        .sql(&format!("SELECT count(*) FROM {TRANSACTIONS_TABLE}"))
+        .sql(&format!(
+            "SELECT count(*) FROM {TRANSACTIONS_TABLE} WHERE tenant_id = '{tenant}'"
+        ))
         .await?;
     let column = batches
         .first()
@@ -252,18 +301,54 @@ async fn delta_row_count(lake: &Lake) -> anyhow::Result<u64> {
     Ok(counts.value(0) as u64)
 }
 
-async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> anyhow::Result<()> {
+/// Sends one record of tenant `warmup` and waits until Delta holds it: the consumer group has
+/// formed and a worker owns the partitions. The embedded broker delays a new group's first
+/// assignment by ~3 s, which would otherwise be timed as pipeline throughput or latency.
+/// Returns the seconds since `stack_started`.
+async fn warm_up(stack: &mut Stack, stack_started: Instant) -> anyhow::Result<f64> {
+    let mut producer = TransactionProducer::new(&stack.kafka(), &stack.topology().transactions())?;
+    let record = synthetic_transaction(
+        0,
+        &TenantId::new(WARM_UP_TENANT)?,
+        chrono::Utc::now().date_naive(),
+        0,
+    );
+    tokio::task::spawn_blocking(move || {
+        producer.send(&record)?;
+        producer.flush(Duration::from_secs(60))
+    })
+    .await??;
+    stack.wait_until_idle(Duration::from_millis(20)).await?;
+    Ok(stack_started.elapsed().as_secs_f64())
+}
+
+/// Tenant of the warm-up record, kept apart from the measured rows.
+const WARM_UP_TENANT: &str = "warmup";
+
+async fn throughput(
+    size_mb: f64,
+    seed: u64,
+    linger_ms: u64,
+    plain_producer: bool,
+    run: RunArgs,
+) -> anyhow::Result<()> {
     let csv = generate_export(&run.data, size_mb, seed)?;
     let file_bytes = std::fs::metadata(&csv)?.len();
     let run_dir = run.run_dir()?;
+    let stack_started = Instant::now();
     let mut stack = Stack::start(run.stack_config(run_dir.path(), batch_policy(linger_ms))).await?;
+    let group_join_seconds = warm_up(&mut stack, stack_started).await?;
     let rss_before_import_mb = peak_rss_mb();
     let import = RawImportOptions {
-        tenant: "bench".into(),
+        tenant: IMPORT_TENANT.into(),
         ..Default::default()
     }
     .validate()?;
-    let mut producer = stack.producer()?;
+    let mut producer = if plain_producer {
+        TransactionProducer::new(&stack.kafka(), &stack.topology().transactions())?
+    } else {
+        stack.producer()?
+    };
 
     let started = Instant::now();
     let files = vec![csv.clone()];
@@ -293,24 +378,8 @@ async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> an
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mb = peak_rss_mb();
 
-    let metrics = stack.metrics();
-    let commits: u64 = metrics
-        .iter()
-        .map(|m| m.batches.load(Ordering::Relaxed))
-        .sum();
-    let commit_us: u64 = metrics
-        .iter()
-        .map(|m| m.batch_latency_us_sum.load(Ordering::Relaxed))
-        .sum();
-    let rows_by_worker = metrics
-        .iter()
-        .map(|m| m.rows_out.load(Ordering::Relaxed))
-        .collect();
-    let errors = metrics
-        .iter()
-        .map(|m| m.errors.load(Ordering::Relaxed))
-        .sum();
-    let delta_rows = delta_row_count(&stack.lake()).await?;
+    let worker = WorkerTotals::of(&stack);
+    let delta_rows = delta_row_count(&stack.lake(), IMPORT_TENANT).await?;
     stack.shutdown().await?;
     ensure!(
         delta_rows == produced,
@@ -321,6 +390,9 @@ async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> an
         mode: "throughput",
         broker: run.broker_label(),
         workers: run.workers.max(1),
+        group_join_seconds: round(group_join_seconds, 2),
+        linger_ms,
+        gated_producer: !plain_producer,
         file_mb: round(megabytes(file_bytes), 1),
         produced,
         delta_rows,
@@ -328,10 +400,10 @@ async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> an
         seconds: round(seconds, 3),
         rows_per_s: round(delta_rows as f64 / seconds, 0),
         mb_per_s: round(megabytes(file_bytes) / seconds, 2),
-        commits,
-        mean_commit_ms: round(commit_us as f64 / 1000.0 / commits.max(1) as f64, 1),
-        rows_by_worker,
-        errors,
+        commits: worker.commits,
+        mean_commit_ms: worker.mean_commit_ms(),
+        rows_by_worker: worker.rows_by_worker,
+        errors: worker.errors,
         peak_rss_mb: peak_rss_mb.map(|mb| round(mb, 1)),
         rss_before_import_mb: rss_before_import_mb.map(|mb| round(mb, 1)),
     };
@@ -345,7 +417,7 @@ async fn throughput(size_mb: f64, seed: u64, linger_ms: u64, run: RunArgs) -> an
         measurement.rows_per_s,
         measurement.mb_per_s,
         import_seconds,
-        commits,
+        measurement.commits,
         measurement.mean_commit_ms,
         measurement.peak_rss_mb
     );
@@ -445,8 +517,10 @@ fn latest_version(table_dir: &Path) -> u64 {
 
 async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
     let run_dir = run.run_dir()?;
+    let stack_started = Instant::now();
     let mut stack =
         Stack::start(run.stack_config(run_dir.path(), batch_policy(options.linger_ms))).await?;
+    let group_join_seconds = warm_up(&mut stack, stack_started).await?;
     let table_dir = stack.lake().table_dir(TRANSACTIONS_TABLE);
     let epoch = Instant::now();
     let watcher = CommitWatcher::start(&table_dir, latest_version(&table_dir), epoch, options.poll);
@@ -463,6 +537,7 @@ async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
     stack.wait_until_idle(Duration::from_millis(100)).await?;
     let visible = watcher.finish();
     let peak_rss_mb = peak_rss_mb();
+    let worker = WorkerTotals::of(&stack);
     stack.shutdown().await?;
 
     let rows = row_latencies(&table_dir, &visible)?;
@@ -497,6 +572,7 @@ async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
         mode: "latency",
         broker: run.broker_label(),
         workers: run.workers.max(1),
+        group_join_seconds: round(group_join_seconds, 2),
         linger_ms: options.linger_ms,
         gated_producer: options.gated,
         target_rate: options.rate,
@@ -505,6 +581,8 @@ async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
         sent,
         seen: rows.len() as u64,
         commits: visible.len() as u64,
+        mean_commit_ms: worker.mean_commit_ms(),
+        rows_by_worker: worker.rows_by_worker,
         p50_ms: ms(50.0),
         p90_ms: ms(90.0),
         p99_ms: ms(99.0),
