@@ -22,6 +22,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -176,11 +177,12 @@ fn batch_policy(linger_ms: u64) -> BatchPolicy {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // The pipeline's own logs (partition assignments, commits), off unless RUST_LOG asks.
+    // The pipeline's warnings (consumer errors, offset gaps); RUST_LOG=verocta_pipelines=info
+    // adds assignments and commits.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("verocta_pipelines=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -254,8 +256,9 @@ struct WorkerTotals {
 }
 
 impl WorkerTotals {
-    fn of(stack: &Stack) -> Self {
-        let metrics = stack.metrics();
+    /// Read after the stack has shut down: a worker bumps its counters only after its commit
+    /// is visible, so reading them as soon as `wait_until_idle` returns can miss the last one.
+    fn of(metrics: &[Arc<ComponentMetrics>]) -> Self {
         let sum = |counter: fn(&ComponentMetrics) -> &AtomicU64| {
             metrics
                 .iter()
@@ -378,9 +381,10 @@ async fn throughput(
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mb = peak_rss_mb();
 
-    let worker = WorkerTotals::of(&stack);
+    let metrics = stack.metrics().to_vec();
     let delta_rows = delta_row_count(&stack.lake(), IMPORT_TENANT).await?;
     stack.shutdown().await?;
+    let worker = WorkerTotals::of(&metrics);
     ensure!(
         delta_rows == produced,
         "Delta holds {delta_rows} rows but {produced} transactions were produced"
@@ -537,8 +541,9 @@ async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
     stack.wait_until_idle(Duration::from_millis(100)).await?;
     let visible = watcher.finish();
     let peak_rss_mb = peak_rss_mb();
-    let worker = WorkerTotals::of(&stack);
+    let metrics = stack.metrics().to_vec();
     stack.shutdown().await?;
+    let worker = WorkerTotals::of(&metrics);
 
     let rows = row_latencies(&table_dir, &visible)?;
     ensure!(

@@ -537,7 +537,75 @@ pub fn committed_versus_watermarks(
             versions.get(&config.app_id(partition)).copied().flatten(),
         ));
     }
+    let looks_caught_up: Vec<(i32, i64)> = progress
+        .iter()
+        .filter(|(_, high, committed)| committed.map_or(0, |c| c + 1) >= *high)
+        .map(|(partition, high, _)| (*partition, *high))
+        .collect();
+    if looks_caught_up.is_empty() {
+        return Ok(progress);
+    }
+    let ends = fetched_end_offsets(config, &topic, &looks_caught_up)?;
+    for (partition, high, _) in &mut progress {
+        if let Some(end) = ends.get(partition) {
+            *high = (*high).max(*end);
+        }
+    }
     Ok(progress)
+}
+
+/// The end of each partition as a fetch sees it, starting from the listed end.
+///
+/// Some brokers answer ListOffsets(latest) with the base offset of the last record batch
+/// rather than the offset after it (Tansu 0.6 does), which would declare a partition caught up
+/// while the tail of that batch is not yet in Delta. Reading from the listed end until the
+/// partition's end-of-file finds the true end on any broker; on a correct broker it reads
+/// nothing. Only partitions that look caught up are probed, so a lagging pipeline pays nothing.
+fn fetched_end_offsets(
+    config: &WorkerConfig,
+    topic: &str,
+    listed: &[(i32, i64)],
+) -> Result<HashMap<i32, i64>, WorkerError> {
+    let mut client = config.kafka.client_config();
+    client
+        .set("group.id", format!("{}-end-probe", config.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "latest")
+        .set("fetch.wait.max.ms", "10");
+    let consumer: BaseConsumer = client.create()?;
+    let mut tpl = TopicPartitionList::new();
+    for (partition, high) in listed {
+        tpl.add_partition_offset(topic, *partition, Offset::Offset(*high))?;
+    }
+    consumer.assign(&tpl)?;
+    let mut ends: HashMap<i32, i64> = listed.iter().copied().collect();
+    let mut at_end = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while at_end.len() < listed.len() {
+        if Instant::now() > deadline {
+            return Err(KafkaError::Topic {
+                topic: topic.to_string(),
+                problem: format!(
+                    "no end of partition reached within 30 s while probing {} partitions",
+                    listed.len()
+                ),
+            }
+            .into());
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let end = ends.entry(message.partition()).or_insert(0);
+                *end = (*end).max(message.offset() + 1);
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(error)) => return Err(error.into()),
+            None => {}
+        }
+    }
+    Ok(ends)
 }
 
 /// Whether every record in the topic is committed in Delta.
