@@ -124,6 +124,20 @@ impl Lake {
         }
         Ok(ctx.sql(query).await?.collect().await?)
     }
+
+    /// Like [`Lake::sql`], but yields batches as they are read: memory stays flat however
+    /// large the answer.
+    pub async fn sql_stream(
+        &self,
+        query: &str,
+    ) -> Result<deltalake::datafusion::physical_plan::SendableRecordBatchStream, LakeError> {
+        let ctx = SessionContext::new();
+        for name in self.table_names() {
+            let table = open(&self.table_dir(&name)).await?;
+            register(&ctx, &name, &table).await?;
+        }
+        Ok(ctx.sql(query).await?.execute_stream().await?)
+    }
 }
 
 fn table_url(path: &Path) -> Result<url::Url, LakeError> {

@@ -13,6 +13,7 @@
 //! place on [`TransactionFileSink::finish`], so a crash never leaves a half-written file under
 //! the target name.
 
+pub mod clickhouse;
 pub mod delta;
 pub mod file_sink;
 
