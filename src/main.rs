@@ -52,6 +52,113 @@ enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of the canonical transaction.
     Schema,
+    /// ClickHouse: migrate, backfill from Delta, verify against Delta, tenant users.
+    Clickhouse(ClickHouseCommand),
+}
+
+#[derive(Args, Clone)]
+struct ClickHouseArgs {
+    /// ClickHouse HTTP interface.
+    #[arg(long = "clickhouse-url", env = "VEROCTA_CLICKHOUSE_URL")]
+    url: Option<String>,
+    /// Database holding Verocta's tables.
+    #[arg(long = "clickhouse-database", default_value = "verocta")]
+    database: String,
+    /// User to connect as.
+    #[arg(long = "clickhouse-user", default_value = "default")]
+    user: String,
+    /// Its password.
+    #[arg(long = "clickhouse-password", env = "VEROCTA_CLICKHOUSE_PASSWORD")]
+    password: Option<String>,
+    /// The server's users.d directory (tenant users on servers before 20.5).
+    #[arg(
+        long = "clickhouse-users-dir",
+        env = "VEROCTA_CLICKHOUSE_USERS_DIR",
+        default_value = "/var/tmp/verocta-clickhouse/etc/users.d"
+    )]
+    users_dir: PathBuf,
+}
+
+impl ClickHouseArgs {
+    /// The config, when a URL was given.
+    fn config(&self) -> Option<verocta_lakehouse::clickhouse::ClickHouseConfig> {
+        let url = self.url.clone()?;
+        Some(verocta_lakehouse::clickhouse::ClickHouseConfig {
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            users_dir: Some(self.users_dir.clone()),
+            ..verocta_lakehouse::clickhouse::ClickHouseConfig::at(url)
+        })
+    }
+
+    async fn connect(&self) -> anyhow::Result<verocta_lakehouse::clickhouse::ClickHouse> {
+        let config = self.config().unwrap_or_else(|| {
+            let mut args = self.clone();
+            args.url = Some("http://127.0.0.1:8123".into());
+            args.config().expect("a URL is set")
+        });
+        Ok(verocta_lakehouse::clickhouse::ClickHouse::connect(&config).await?)
+    }
+}
+
+#[derive(Args)]
+struct ClickHouseCommand {
+    #[command(subcommand)]
+    action: ClickHouseAction,
+}
+
+#[derive(Subcommand)]
+enum ClickHouseAction {
+    /// Create or upgrade the tables (DDL rendered for the server's version).
+    Migrate {
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
+    /// Rebuild ClickHouse from the Delta tables, then report counts side by side.
+    Backfill {
+        /// Read from the Delta tables (the only source today; required for clarity).
+        #[arg(long, required = true)]
+        from_delta: bool,
+        /// Data directory holding DIR/lake.
+        #[arg(long, default_value = "verocta-data")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
+    /// Compare counts and sums per tenant and month; exit 1 on any drift.
+    Verify {
+        /// Data directory holding DIR/lake.
+        #[arg(long, default_value = "verocta-data")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
+    /// Create a read-only user who sees only one tenant's rows; prints its password.
+    Grant {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The ClickHouse user name.
+        #[arg(long)]
+        user: String,
+        /// Its password (generated when absent).
+        #[arg(long, env = "VEROCTA_GRANT_PASSWORD")]
+        password: Option<String>,
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
+    /// Remove a tenant user (and the tenant's copy once no user reads it).
+    Revoke {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The ClickHouse user name.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -110,6 +217,10 @@ struct UpArgs {
     no_api: bool,
     #[command(flatten)]
     topics: TopicArgs,
+    /// Serve from ClickHouse too (with --clickhouse-url): tables are migrated and a sink keeps
+    /// them in step; --exit-when-idle then also waits for ClickHouse.
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
     /// Files to import at start.
     files: Vec<PathBuf>,
 }
@@ -285,6 +396,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lake(args) => runtime()?.block_on(lake(args)),
         Command::Score(args) => score(args),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Clickhouse(command) => runtime()?.block_on(clickhouse(command.action)),
         Command::Schema => {
             print!("{}", verocta_schemas::wire::transaction_json_schema());
             Ok(ExitCode::SUCCESS)
@@ -419,12 +531,134 @@ fn print_outcomes(outcomes: &[FileOutcome], json: bool) -> anyhow::Result<bool> 
     Ok(failed)
 }
 
+async fn clickhouse(action: ClickHouseAction) -> anyhow::Result<ExitCode> {
+    use verocta_lakehouse::clickhouse::{self as ch, tenant};
+    match action {
+        ClickHouseAction::Migrate { clickhouse } => {
+            let server = clickhouse.connect().await?;
+            let report = ch::migrate(&server).await?;
+            println!(
+                "ClickHouse {} database {}: {} applied, {} already applied, {} skipped for this version",
+                server.version(),
+                server.database(),
+                report.applied.len(),
+                report.already_applied.len(),
+                report.skipped.len()
+            );
+            for name in &report.applied {
+                println!("  applied {name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClickHouseAction::Backfill {
+            data_dir,
+            clickhouse,
+            ..
+        } => {
+            let server = clickhouse.connect().await?;
+            ch::migrate(&server).await?;
+            let lake = Lake::in_data_dir(&data_dir);
+            let sink = ch::ClickHouseSink::new(server.clone());
+            let backfill = ch::backfill_from_delta(&lake, &sink, 50_000).await?;
+            println!(
+                "backfill: read {} rows from Delta, inserted {} into ClickHouse, rebuilt rollups of {} tenants",
+                backfill.delta_rows, backfill.inserted, backfill.tenants
+            );
+            let report = ch::verify_against_delta(&lake, &server).await?;
+            print_verify(&report);
+            Ok(if report.agrees() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        ClickHouseAction::Verify {
+            data_dir,
+            clickhouse,
+        } => {
+            let server = clickhouse.connect().await?;
+            let report = ch::verify_against_delta(&Lake::in_data_dir(&data_dir), &server).await?;
+            print_verify(&report);
+            Ok(if report.agrees() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        ClickHouseAction::Grant {
+            tenant: tenant_id,
+            user,
+            password,
+            clickhouse,
+        } => {
+            let server = clickhouse.connect().await?;
+            let grant = tenant::grant(&server, &tenant_id, &user, password.as_deref()).await?;
+            println!("user:     {}", grant.user);
+            println!("password: {}", grant.password);
+            println!("database: {}", grant.database);
+            println!("defined:  {}", grant.defined_in);
+            Ok(ExitCode::SUCCESS)
+        }
+        ClickHouseAction::Revoke {
+            tenant: tenant_id,
+            user,
+            clickhouse,
+        } => {
+            let server = clickhouse.connect().await?;
+            tenant::revoke(&server, &tenant_id, &user).await?;
+            println!("revoked {user}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_verify(report: &verocta_lakehouse::clickhouse::VerifyReport) {
+    println!(
+        "{:<24} {:<8} {:<4} {:>10} {:>10} {:>10} {:>16} {:>16} {:>16}",
+        "tenant",
+        "month",
+        "cur",
+        "delta",
+        "clickhouse",
+        "rollup",
+        "delta spend",
+        "ch spend",
+        "rollup spend"
+    );
+    for ((tenant, month, currency), delta, clickhouse, rollup) in &report.rows {
+        let mark = if delta == clickhouse && delta == rollup {
+            ""
+        } else {
+            "  <- drift"
+        };
+        println!(
+            "{tenant:<24} {month:<8} {currency:<4} {:>10} {:>10} {:>10} {:>16} {:>16} {:>16}{mark}",
+            delta.transactions,
+            clickhouse.transactions,
+            rollup.transactions,
+            delta.spend_minor,
+            clickhouse.spend_minor,
+            rollup.spend_minor
+        );
+    }
+    let (delta, clickhouse) = report.transaction_counts();
+    if report.agrees() {
+        println!("agree: {delta} transactions in Delta and in ClickHouse");
+    } else {
+        println!(
+            "DRIFT in {} tenant-months: Delta {delta} transactions, ClickHouse {clickhouse}; run `verocta clickhouse backfill --from-delta` to rebuild",
+            report.drifts.len()
+        );
+    }
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut config = StackConfig::new(&args.data_dir);
     config.brokers = args.brokers.clone();
     config.topology = args.topics.topology();
     config.workers = args.workers.max(1);
     config.kafka_extra = args.topics.kafka_properties.clone();
+    config.clickhouse = args.clickhouse.config();
     let mut stack = Stack::start(config).await?;
     let api = if args.no_api || args.exit_when_idle {
         None
@@ -479,7 +713,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .wait_until_idle(std::time::Duration::from_millis(200))
             .await?;
         stack.shutdown().await?;
-        eprintln!("verocta up: everything produced is committed; exiting");
+        eprintln!(
+            "verocta up: everything produced is committed{}; exiting",
+            if args.clickhouse.url.is_some() {
+                " to Delta and ClickHouse"
+            } else {
+                ""
+            }
+        );
         return Ok(if failed {
             ExitCode::from(1)
         } else {

@@ -374,3 +374,37 @@ async fn a_tenant_user_reads_only_its_tenant() {
     revoke(&clickhouse, "globex", &other.user).await.unwrap();
     drop_database(&clickhouse).await;
 }
+
+#[tokio::test]
+async fn every_documented_example_query_runs_as_written() {
+    use verocta_lakehouse::clickhouse::migrate::{render, retarget, statements};
+    let clickhouse = fresh("examples").await;
+    let sink = ClickHouseSink::new(clickhouse.clone());
+    sink.write_transactions(&transactions_to_batch(&transactions("acme", 400)).unwrap())
+        .await
+        .unwrap();
+    let text = verocta_deploy::asset("clickhouse/example-queries.sql")
+        .unwrap()
+        .contents;
+    let rendered = retarget(
+        &render("example-queries.sql", text, clickhouse.version()).unwrap(),
+        clickhouse.database(),
+    );
+    let queries = statements(&rendered);
+    assert_eq!(queries.len(), 10, "docs/clickhouse.md promises 10 queries");
+    let mut answered = 0;
+    for query in &queries {
+        let rows = clickhouse
+            .rows(query)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{query}"));
+        answered += usize::from(!rows.is_empty());
+    }
+    // The queries over scores, anomalies and forecasts find nothing: no model writes those
+    // tables yet. Every query over transactions and the rollups must answer.
+    assert!(
+        answered >= 6,
+        "only {answered} of 10 queries returned rows on the sample"
+    );
+    drop_database(&clickhouse).await;
+}

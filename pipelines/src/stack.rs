@@ -18,7 +18,12 @@ use rdkafka::producer::DefaultProducerContext;
 use tokio::runtime::Handle;
 use verocta_lakehouse::Lake;
 
+use verocta_lakehouse::clickhouse::{ClickHouse, ClickHouseConfig, migrate};
+
 use crate::batch::BatchPolicy;
+use crate::kafka::clickhouse::{
+    ClickHouseSinkConfig, ClickHouseSinkError, run_clickhouse_sink, sink_lag, sink_progress,
+};
 use crate::kafka::producer::{LagGate, TransactionProducer};
 use crate::kafka::topics::{Topology, ensure_topics};
 use crate::kafka::worker::{
@@ -48,6 +53,9 @@ pub struct StackConfig {
     pub batch: BatchPolicy,
     /// Extra librdkafka properties for every client.
     pub kafka_extra: Vec<(String, String)>,
+    /// ClickHouse to serve from, if any: its tables are migrated on start and a sink worker
+    /// (consumer group `<group_id>-clickhouse`) keeps them in step with the topic.
+    pub clickhouse: Option<ClickHouseConfig>,
 }
 
 impl StackConfig {
@@ -61,6 +69,7 @@ impl StackConfig {
             group_id: "verocta-transactions".into(),
             batch: BatchPolicy::default(),
             kafka_extra: Vec::new(),
+            clickhouse: None,
         }
     }
 }
@@ -77,6 +86,9 @@ pub enum StackError {
     /// The lake failed.
     #[error(transparent)]
     Lake(#[from] verocta_lakehouse::LakeError),
+    /// The ClickHouse sink failed.
+    #[error("ClickHouse sink failed: {0}")]
+    ClickHouse(#[from] ClickHouseSinkError),
     /// A worker thread panicked (an internal bug).
     #[error("a worker thread panicked")]
     Panicked,
@@ -106,7 +118,9 @@ pub struct Stack {
     broker: Broker,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<Result<(), WorkerError>>>,
+    sinks: Vec<JoinHandle<Result<(), ClickHouseSinkError>>>,
     metrics: Vec<Arc<ComponentMetrics>>,
+    sink_metrics: Vec<Arc<ComponentMetrics>>,
     runtime: Handle,
 }
 
@@ -159,12 +173,34 @@ impl Stack {
             workers.push(handle);
             metrics.push(worker_metrics);
         }
+        let mut sinks = Vec::new();
+        let mut sink_metrics = Vec::new();
+        if let Some(sink_config) = Stack::clickhouse_sink_config(&config, &kafka) {
+            let clickhouse = ClickHouse::connect(&sink_config.clickhouse)
+                .await
+                .map_err(ClickHouseSinkError::from)?;
+            let report = migrate(&clickhouse)
+                .await
+                .map_err(ClickHouseSinkError::from)?;
+            tracing::info!(server = %clickhouse.version(), applied = report.applied.len(), "ClickHouse ready");
+            let component = Arc::new(ComponentMetrics::new("clickhouse-sink"));
+            let (runtime, stop, thread_metrics) =
+                (runtime.clone(), Arc::clone(&stop), Arc::clone(&component));
+            let handle = std::thread::Builder::new()
+                .name("verocta-clickhouse-sink".into())
+                .spawn(move || run_clickhouse_sink(sink_config, runtime, stop, thread_metrics))
+                .map_err(|_| StackError::Panicked)?;
+            sinks.push(handle);
+            sink_metrics.push(component);
+        }
         Ok(Stack {
             config,
             broker,
             stop,
             workers,
+            sinks,
             metrics,
+            sink_metrics,
             runtime,
         })
     }
@@ -195,6 +231,23 @@ impl Stack {
     /// Per-worker metrics.
     pub fn metrics(&self) -> &[Arc<ComponentMetrics>] {
         &self.metrics
+    }
+
+    /// Metrics of the ClickHouse sink (empty without ClickHouse).
+    pub fn sink_metrics(&self) -> &[Arc<ComponentMetrics>] {
+        &self.sink_metrics
+    }
+
+    fn clickhouse_sink_config(
+        config: &StackConfig,
+        kafka: &KafkaConfig,
+    ) -> Option<ClickHouseSinkConfig> {
+        Some(ClickHouseSinkConfig {
+            kafka: kafka.clone(),
+            topology: config.topology.clone(),
+            group_id: format!("{}-clickhouse", config.group_id),
+            clickhouse: config.clickhouse.clone()?,
+        })
     }
 
     fn worker_config(&self) -> WorkerConfig {
@@ -239,20 +292,44 @@ impl Stack {
             for metrics in &self.metrics {
                 metrics.lag.store(lag, Ordering::Relaxed);
             }
-            if is_caught_up(&progress) {
+            if is_caught_up(&progress) && self.clickhouse_caught_up().await? {
                 return Ok(());
             }
             tokio::time::sleep(poll).await;
         }
     }
 
+    /// Whether ClickHouse (when configured) holds every record of the topic; fails if the
+    /// sink stopped.
+    async fn clickhouse_caught_up(&mut self) -> Result<bool, StackError> {
+        if let Some(index) = self.sinks.iter().position(JoinHandle::is_finished) {
+            let handle = self.sinks.remove(index);
+            handle.join().map_err(|_| StackError::Panicked)??;
+        }
+        let Some(config) = Stack::clickhouse_sink_config(&self.config, &self.kafka()) else {
+            return Ok(true);
+        };
+        let progress = tokio::task::spawn_blocking(move || sink_progress(&config))
+            .await
+            .map_err(|_| StackError::Panicked)??;
+        let lag = sink_lag(&progress);
+        for metrics in &self.sink_metrics {
+            metrics.lag.store(lag, Ordering::Relaxed);
+        }
+        Ok(lag == 0)
+    }
+
     /// Stops the workers (each commits what it holds) and waits for them.
     pub async fn shutdown(self) -> Result<(), StackError> {
         self.stop.store(true, Ordering::Relaxed);
         let workers = self.workers;
+        let sinks = self.sinks;
         tokio::task::spawn_blocking(move || {
             for worker in workers {
                 worker.join().map_err(|_| StackError::Panicked)??;
+            }
+            for sink in sinks {
+                sink.join().map_err(|_| StackError::Panicked)??;
             }
             Ok::<(), StackError>(())
         })

@@ -18,6 +18,7 @@
 //! writer at a time, which is what makes per-partition offsets in Delta sufficient for
 //! exactly-once. Retention can be short because Delta Lake, not Kafka, is the system of record.
 
+pub mod clickhouse;
 pub mod producer;
 pub mod topics;
 pub mod worker;

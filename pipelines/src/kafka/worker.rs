@@ -545,7 +545,7 @@ pub fn committed_versus_watermarks(
     if looks_caught_up.is_empty() {
         return Ok(progress);
     }
-    let ends = fetched_end_offsets(config, &topic, &looks_caught_up)?;
+    let ends = fetched_end_offsets(&config.kafka, &config.group_id, &topic, &looks_caught_up)?;
     for (partition, high, _) in &mut progress {
         if let Some(end) = ends.get(partition) {
             *high = (*high).max(*end);
@@ -561,19 +561,35 @@ pub fn committed_versus_watermarks(
 /// while the tail of that batch is not yet in Delta. Reading from the listed end until the
 /// partition's end-of-file finds the true end on any broker; on a correct broker it reads
 /// nothing. Only partitions that look caught up are probed, so a lagging pipeline pays nothing.
-fn fetched_end_offsets(
-    config: &WorkerConfig,
+/// Reaching the end is what the probe is for: not worth librdkafka's global error log.
+struct EndProbeContext;
+
+impl ClientContext for EndProbeContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        let end_of_partition = matches!(error, rdkafka::error::KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
+        if !end_of_partition {
+            tracing::warn!(%error, reason, "end-offset probe: client error");
+        }
+    }
+}
+
+impl ConsumerContext for EndProbeContext {}
+
+pub(crate) fn fetched_end_offsets(
+    kafka: &KafkaConfig,
+    group_id: &str,
     topic: &str,
     listed: &[(i32, i64)],
 ) -> Result<HashMap<i32, i64>, WorkerError> {
-    let mut client = config.kafka.client_config();
+    let mut client = kafka.client_config();
     client
-        .set("group.id", format!("{}-end-probe", config.group_id))
+        .set("group.id", format!("{group_id}-end-probe"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "latest")
         .set("fetch.wait.max.ms", "10");
-    let consumer: BaseConsumer = client.create()?;
+    let consumer: BaseConsumer<EndProbeContext> = client.create_with_context(EndProbeContext)?;
     let mut tpl = TopicPartitionList::new();
     for (partition, high) in listed {
         tpl.add_partition_offset(topic, *partition, Offset::Offset(*high))?;
