@@ -392,9 +392,19 @@ async fn every_documented_example_query_runs_as_written() {
     );
     let queries = statements(&rendered);
     assert_eq!(queries.len(), 10, "docs/clickhouse.md promises 10 queries");
-    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/clickhouse.md")).unwrap();
-    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--")) {
-        assert!(docs.contains(line), "docs/clickhouse.md lacks the example line: {line}");
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/clickhouse.md"
+    ))
+    .unwrap();
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    {
+        assert!(
+            docs.contains(line),
+            "docs/clickhouse.md lacks the example line: {line}"
+        );
     }
     let mut answered = 0;
     for query in &queries {
