@@ -80,24 +80,27 @@ struct ClickHouseArgs {
 }
 
 impl ClickHouseArgs {
-    /// The config, when a URL was given.
+    /// The config, when a URL was given (`up` serves from ClickHouse only then).
     fn config(&self) -> Option<verocta_lakehouse::clickhouse::ClickHouseConfig> {
-        let url = self.url.clone()?;
-        Some(verocta_lakehouse::clickhouse::ClickHouseConfig {
+        Some(self.config_at(self.url.clone()?))
+    }
+
+    fn config_at(&self, url: String) -> verocta_lakehouse::clickhouse::ClickHouseConfig {
+        verocta_lakehouse::clickhouse::ClickHouseConfig {
             database: self.database.clone(),
             user: self.user.clone(),
             password: self.password.clone(),
             users_dir: Some(self.users_dir.clone()),
             ..verocta_lakehouse::clickhouse::ClickHouseConfig::at(url)
-        })
+        }
     }
 
+    /// Connects to the given URL, or the default one (`verocta clickhouse …` commands).
     async fn connect(&self) -> anyhow::Result<verocta_lakehouse::clickhouse::ClickHouse> {
-        let config = self.config().unwrap_or_else(|| {
-            let mut args = self.clone();
-            args.url = Some("http://127.0.0.1:8123".into());
-            args.config().expect("a URL is set")
-        });
+        let config = match self.config() {
+            Some(config) => config,
+            None => self.config_at(verocta_lakehouse::clickhouse::ClickHouseConfig::default().url),
+        };
         Ok(verocta_lakehouse::clickhouse::ClickHouse::connect(&config).await?)
     }
 }
@@ -558,7 +561,7 @@ async fn clickhouse(action: ClickHouseAction) -> anyhow::Result<ExitCode> {
             let server = clickhouse.connect().await?;
             ch::migrate(&server).await?;
             let lake = Lake::in_data_dir(&data_dir);
-            let sink = ch::ClickHouseSink::new(server.clone());
+            let sink = ch::ClickHouseSink::new(server.clone())?;
             let backfill = ch::backfill_from_delta(&lake, &sink, 50_000).await?;
             println!(
                 "backfill: read {} rows from Delta, inserted {} into ClickHouse, rebuilt rollups of {} tenants",

@@ -115,14 +115,19 @@ impl Lake {
         names
     }
 
-    /// Runs SQL over every table in the lake (each registered under its directory name).
-    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+    /// A DataFusion session with every table in the lake registered under its directory name.
+    async fn session(&self) -> Result<SessionContext, LakeError> {
         let ctx = SessionContext::new();
         for name in self.table_names() {
             let table = open(&self.table_dir(&name)).await?;
             register(&ctx, &name, &table).await?;
         }
-        Ok(ctx.sql(query).await?.collect().await?)
+        Ok(ctx)
+    }
+
+    /// Runs SQL over every table in the lake (each registered under its directory name).
+    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        Ok(self.session().await?.sql(query).await?.collect().await?)
     }
 
     /// Like [`Lake::sql`], but yields batches as they are read: memory stays flat however
@@ -131,12 +136,13 @@ impl Lake {
         &self,
         query: &str,
     ) -> Result<deltalake::datafusion::physical_plan::SendableRecordBatchStream, LakeError> {
-        let ctx = SessionContext::new();
-        for name in self.table_names() {
-            let table = open(&self.table_dir(&name)).await?;
-            register(&ctx, &name, &table).await?;
-        }
-        Ok(ctx.sql(query).await?.execute_stream().await?)
+        Ok(self
+            .session()
+            .await?
+            .sql(query)
+            .await?
+            .execute_stream()
+            .await?)
     }
 }
 

@@ -166,7 +166,7 @@ async fn migrations_apply_once_and_replays_never_double_count() {
     let records = transactions("acme", 800);
     let (count, spend, credit) = truth(&records);
     let batch = transactions_to_batch(&records).unwrap();
-    let sink = ClickHouseSink::new(clickhouse.clone());
+    let sink = ClickHouseSink::new(clickhouse.clone()).unwrap();
     let totals_query = format!(
         "SELECT count(), sum(if(class = 'spend', amount_minor, toInt64(0))), sum(if(class = 'credit', amount_minor, toInt64(0))) FROM {db}.transactions FINAL"
     );
@@ -231,7 +231,7 @@ async fn verify_finds_agreement_then_drift_and_backfill_rebuilds() {
     let mut table = lake.transactions().await.unwrap();
     table.append(&batch, &[], &HashMap::new()).await.unwrap();
 
-    let sink = ClickHouseSink::new(clickhouse.clone());
+    let sink = ClickHouseSink::new(clickhouse.clone()).unwrap();
     sink.write_transactions(&batch).await.unwrap();
     let report = verify_against_delta(&lake, &clickhouse).await.unwrap();
     assert!(report.agrees(), "{:?}", report.drifts);
@@ -250,7 +250,7 @@ async fn verify_finds_agreement_then_drift_and_backfill_rebuilds() {
 
     // A fresh database rebuilt from Delta agrees, and a second backfill changes nothing.
     let rebuilt = fresh("backfill").await;
-    let rebuilt_sink = ClickHouseSink::new(rebuilt.clone());
+    let rebuilt_sink = ClickHouseSink::new(rebuilt.clone()).unwrap();
     for _ in 0..2 {
         let backfill = backfill_from_delta(&lake, &rebuilt_sink, 300)
             .await
@@ -287,7 +287,7 @@ async fn as_user(user: &str, password: &str, sql: &str) -> Result<String, String
 async fn a_tenant_user_reads_only_its_tenant() {
     let clickhouse = fresh("grant").await;
     let db = clickhouse.database().to_string();
-    let sink = ClickHouseSink::new(clickhouse.clone());
+    let sink = ClickHouseSink::new(clickhouse.clone()).unwrap();
     let acme = transactions("acme", 120);
     let globex = transactions("globex", 80);
     sink.write_transactions(&transactions_to_batch(&acme).unwrap())
@@ -379,7 +379,7 @@ async fn a_tenant_user_reads_only_its_tenant() {
 async fn every_documented_example_query_runs_as_written() {
     use verocta_lakehouse::clickhouse::migrate::{render, retarget, statements};
     let clickhouse = fresh("examples").await;
-    let sink = ClickHouseSink::new(clickhouse.clone());
+    let sink = ClickHouseSink::new(clickhouse.clone()).unwrap();
     sink.write_transactions(&transactions_to_batch(&transactions("acme", 400)).unwrap())
         .await
         .unwrap();

@@ -214,16 +214,33 @@ pub struct SinkOutcome {
 pub struct ClickHouseSink {
     clickhouse: ClickHouse,
     client: clickhouse::Client,
+    /// `rollup-refresh.sql` rendered for this server and database, with its `{name:Type}`
+    /// parameters still to bind (18.16 has no query parameters).
+    rollup_refresh: String,
 }
 
 impl ClickHouseSink {
     /// A sink into `clickhouse`'s database (which `migrate` must have prepared).
-    pub fn new(clickhouse: ClickHouse) -> Self {
+    pub fn new(clickhouse: ClickHouse) -> Result<Self, ClickHouseError> {
+        let template = verocta_deploy::asset("clickhouse/rollup-refresh.sql")
+            .map(|a| a.contents)
+            .ok_or_else(|| ClickHouseError::Template {
+                name: "clickhouse/rollup-refresh.sql".into(),
+                problem: "not embedded".into(),
+            })?;
+        let rollup_refresh = retarget(
+            &render("rollup-refresh.sql", template, clickhouse.version())?,
+            clickhouse.database(),
+        );
         let client = clickhouse
             .client()
             .clone()
             .with_database(clickhouse.database());
-        ClickHouseSink { clickhouse, client }
+        Ok(ClickHouseSink {
+            clickhouse,
+            client,
+            rollup_refresh,
+        })
     }
 
     /// The connection.
@@ -282,18 +299,9 @@ impl ClickHouseSink {
     /// version of every transaction in it. One tenant's refreshes must not run concurrently;
     /// the pipeline keys tenants to partitions, so one sink worker owns each tenant.
     pub async fn refresh_rollups(&self, windows: &[RollupWindow]) -> Result<(), ClickHouseError> {
-        let template = verocta_deploy::asset("clickhouse/rollup-refresh.sql")
-            .map(|a| a.contents)
-            .ok_or_else(|| ClickHouseError::Template {
-                name: "clickhouse/rollup-refresh.sql".into(),
-                problem: "not embedded".into(),
-            })?;
-        let rendered = retarget(
-            &render("rollup-refresh.sql", template, self.clickhouse.version())?,
-            self.clickhouse.database(),
-        );
         for window in windows {
-            let sql = rendered
+            let sql = self
+                .rollup_refresh
                 .replace("{tenant_id:String}", &quote(&window.tenant_id))
                 .replace("{from:Date}", &format!("toDate('{}')", window.from))
                 .replace("{to:Date}", &format!("toDate('{}')", window.to))

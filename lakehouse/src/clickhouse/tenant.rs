@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::is_identifier;
 use super::migrate::{render, retarget, statements};
-use super::{ClickHouse, ClickHouseError, quote};
+use super::{ClickHouse, ClickHouseError};
 
 /// What `grant` created.
 #[derive(Clone, Debug)]
@@ -94,6 +94,7 @@ pub async fn grant(
     user: &str,
     password: Option<&str>,
 ) -> Result<Grant, ClickHouseError> {
+    // check_names holds the id to [A-Za-z0-9._-], safe inside the templates' quotes as is.
     check_names(tenant_id, user)?;
     let password = password.map_or_else(generate_password, str::to_string);
     let password_hash: String = Sha256::digest(password.as_bytes())
@@ -102,8 +103,6 @@ pub async fn grant(
         .collect();
     let version = clickhouse.version();
     let database = clickhouse.database();
-    let tenant_literal = quote(tenant_id);
-    let tenant_literal = &tenant_literal[1..tenant_literal.len() - 1];
     if version.at_least(20, 5) {
         let sql = retarget(
             &render(
@@ -114,7 +113,7 @@ pub async fn grant(
             database,
         )
         .replace("${TENANT_DB}", user)
-        .replace("${TENANT_ID}", tenant_literal)
+        .replace("${TENANT_ID}", tenant_id)
         .replace("${PASSWORD_SHA256_HEX}", &password_hash);
         for statement in statements(&sql) {
             clickhouse.execute(&statement).await?;
@@ -137,7 +136,7 @@ pub async fn grant(
         database,
     )
     .replace("${TENANT_DB}", &tenant_db)
-    .replace("${TENANT_ID}", tenant_literal);
+    .replace("${TENANT_ID}", tenant_id);
     for statement in statements(&sql) {
         clickhouse.execute(&statement).await?;
     }

@@ -27,7 +27,7 @@ use verocta_schemas::arrow::TransactionBatchBuilder;
 use verocta_schemas::view::TransactionView;
 
 use super::topics::Topology;
-use super::worker::fetched_end_offsets;
+use super::worker::{fetched_end_offsets, listed_end_offsets};
 use super::{KafkaConfig, KafkaError};
 use crate::metrics::ComponentMetrics;
 
@@ -87,7 +87,7 @@ pub fn run_clickhouse_sink(
     metrics: Arc<ComponentMetrics>,
 ) -> Result<(), ClickHouseSinkError> {
     let clickhouse = runtime.block_on(ClickHouse::connect(&config.clickhouse))?;
-    let sink = ClickHouseSink::new(clickhouse);
+    let sink = ClickHouseSink::new(clickhouse)?;
     let generation = Arc::new(AtomicU64::new(0));
     let mut client = config.kafka.client_config();
     client
@@ -224,37 +224,35 @@ pub fn sink_progress(
         .set("group.id", &config.group_id)
         .set("enable.auto.commit", "false");
     let consumer: BaseConsumer = client.create()?;
-    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-        .unwrap_or_default();
+    let listed = listed_end_offsets(&consumer, &topic)?;
     let mut tpl = TopicPartitionList::new();
-    let mut listed = Vec::with_capacity(partitions.len());
-    for partition in &partitions {
+    for (partition, _) in &listed {
         tpl.add_partition(&topic, *partition);
-        let (_, high) = consumer.fetch_watermarks(&topic, *partition, Duration::from_secs(10))?;
-        listed.push((*partition, high));
     }
     let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
-    let ends =
-        fetched_end_offsets(&config.kafka, &config.group_id, &topic, &listed).map_err(|error| {
-            KafkaError::Topic {
-                topic: topic.clone(),
-                problem: error.to_string(),
-            }
-        })?;
-    Ok(partitions
+    let next = |partition: i32| {
+        committed
+            .find_partition(&topic, partition)
+            .and_then(|e| e.offset().to_raw())
+            .filter(|o| *o >= 0)
+            .unwrap_or(0)
+    };
+    // Only partitions that look caught up need their true end confirmed.
+    let looks_caught_up: Vec<(i32, i64)> = listed
         .iter()
-        .map(|partition| {
-            let end = ends.get(partition).copied().unwrap_or(0);
-            let next = committed
-                .find_partition(&topic, *partition)
-                .and_then(|e| e.offset().to_raw())
-                .filter(|o| *o >= 0)
-                .unwrap_or(0);
-            (*partition, end, next)
+        .copied()
+        .filter(|(partition, high)| next(*partition) >= *high)
+        .collect();
+    let ends = fetched_end_offsets(&config.kafka, &config.group_id, &topic, &looks_caught_up)
+        .map_err(|error| KafkaError::Topic {
+            topic: topic.clone(),
+            problem: error.to_string(),
+        })?;
+    Ok(listed
+        .into_iter()
+        .map(|(partition, high)| {
+            let end = ends.get(&partition).copied().unwrap_or(high).max(high);
+            (partition, end, next(partition))
         })
         .collect())
 }

@@ -517,34 +517,24 @@ pub fn committed_versus_watermarks(
 ) -> Result<Vec<(i32, i64, Option<i64>)>, WorkerError> {
     let consumer: BaseConsumer = config.kafka.client_config().create()?;
     let topic = config.topology.transactions();
-    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-        .unwrap_or_default();
-    let app_ids: Vec<String> = partitions.iter().map(|p| config.app_id(*p)).collect();
+    let listed = listed_end_offsets(&consumer, &topic)?;
+    let app_ids: Vec<String> = listed.iter().map(|(p, _)| config.app_id(*p)).collect();
     let versions = runtime.block_on(async {
         let mut table = config.lake.transactions().await?;
         table.committed_versions(&app_ids).await
     })?;
-    let mut progress = Vec::with_capacity(partitions.len());
-    for partition in partitions {
-        let (_, high) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
-        progress.push((
-            partition,
-            high,
-            versions.get(&config.app_id(partition)).copied().flatten(),
-        ));
-    }
+    let mut progress: Vec<(i32, i64, Option<i64>)> = listed
+        .into_iter()
+        .map(|(partition, high)| {
+            let committed = versions.get(&config.app_id(partition)).copied().flatten();
+            (partition, high, committed)
+        })
+        .collect();
     let looks_caught_up: Vec<(i32, i64)> = progress
         .iter()
         .filter(|(_, high, committed)| committed.map_or(0, |c| c + 1) >= *high)
         .map(|(partition, high, _)| (*partition, *high))
         .collect();
-    if looks_caught_up.is_empty() {
-        return Ok(progress);
-    }
     let ends = fetched_end_offsets(&config.kafka, &config.group_id, &topic, &looks_caught_up)?;
     for (partition, high, _) in &mut progress {
         if let Some(end) = ends.get(partition) {
@@ -554,13 +544,27 @@ pub fn committed_versus_watermarks(
     Ok(progress)
 }
 
-/// The end of each partition as a fetch sees it, starting from the listed end.
-///
-/// Some brokers answer ListOffsets(latest) with the base offset of the last record batch
-/// rather than the offset after it (Tansu 0.6 does), which would declare a partition caught up
-/// while the tail of that batch is not yet in Delta. Reading from the listed end until the
-/// partition's end-of-file finds the true end on any broker; on a correct broker it reads
-/// nothing. Only partitions that look caught up are probed, so a lagging pipeline pays nothing.
+/// Every partition of `topic` with its end offset as the broker lists it (ListOffsets latest;
+/// see [`fetched_end_offsets`] for why that may fall short).
+pub(crate) fn listed_end_offsets<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> Result<Vec<(i32, i64)>, rdkafka::error::KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    partitions
+        .into_iter()
+        .map(|partition| {
+            let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+            Ok((partition, high))
+        })
+        .collect()
+}
+
 /// Reaching the end is what the probe is for: not worth librdkafka's global error log.
 struct EndProbeContext;
 
@@ -576,12 +580,23 @@ impl ClientContext for EndProbeContext {
 
 impl ConsumerContext for EndProbeContext {}
 
+/// The end of each partition as a fetch sees it, starting from the listed end.
+///
+/// Some brokers answer ListOffsets(latest) with the base offset of the last record batch
+/// rather than the offset after it (Tansu 0.6 does), which would declare a partition caught up
+/// while the tail of that batch is not yet consumed. Reading from the listed end until the
+/// partition's end-of-file finds the true end on any broker; on a correct broker it reads
+/// nothing. Callers probe only partitions that look caught up, so a lagging pipeline pays
+/// nothing.
 pub(crate) fn fetched_end_offsets(
     kafka: &KafkaConfig,
     group_id: &str,
     topic: &str,
     listed: &[(i32, i64)],
 ) -> Result<HashMap<i32, i64>, WorkerError> {
+    if listed.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut client = kafka.client_config();
     client
         .set("group.id", format!("{group_id}-end-probe"))
