@@ -37,7 +37,7 @@ admin "DROP DATABASE IF EXISTS ${DB}"
 for f in "${HERE}"/migrations/[0-9][0-9][0-9][0-9]_*.sql; do run_sql "${f}"; done
 run_sql "${HERE}/sample-data.sql"
 for t in acme globex; do
-    run_sql "${HERE}/rollup-refresh.sql" "s/\\{tenant_id:String\\}/CAST('${t}' AS String)/g; s/\\{from:Date\\}/CAST('2024-01-01' AS Date)/g; s/\\{to:Date\\}/CAST('2024-12-31' AS Date)/g; s/\\{version:UInt64\\}/CAST('$(($(date +%s%N) / 1000))' AS UInt64)/g"
+    run_sql "${HERE}/rollup-refresh.sql" "s/\\{windows:booked_date\\}/(tenant_id = '${t}' AND booked_date >= toDate('2024-01-01') AND booked_date <= toDate('2024-12-31'))/g; s/\\{windows:day\\}/(tenant_id = '${t}' AND day >= toDate('2024-01-01') AND day <= toDate('2024-12-31'))/g; s/\\{tenant_list\\}/['${t}']/g; s/\\{tenants\\}/'${t}'/g; s/\\{from_list\\}/[toDate('2024-01-01')]/g; s/\\{to_list\\}/[toDate('2024-12-31')]/g; s/\\{version:UInt64\\}/CAST('$(($(date +%s%N) / 1000))' AS UInt64)/g"
 done
 
 declare -A PASS

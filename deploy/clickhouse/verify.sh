@@ -45,7 +45,7 @@ run_file() {
 # way an 18.16 client must bind them (CAST('value' AS Type)).
 refresh() {
     run_file "${HERE}/rollup-refresh.sql" \
-        "s/\\{tenant_id:String\\}/CAST('$1' AS String)/g; s/\\{from:Date\\}/CAST('$2' AS Date)/g; s/\\{to:Date\\}/CAST('$3' AS Date)/g; s/\\{version:UInt64\\}/CAST('$4' AS UInt64)/g"
+        "s/\\{windows:booked_date\\}/(tenant_id = '$1' AND booked_date >= toDate('$2') AND booked_date <= toDate('$3'))/g; s/\\{windows:day\\}/(tenant_id = '$1' AND day >= toDate('$2') AND day <= toDate('$3'))/g; s/\\{tenant_list\\}/['$1']/g; s/\\{tenants\\}/'$1'/g; s/\\{from_list\\}/[toDate('$2')]/g; s/\\{to_list\\}/[toDate('$3')]/g; s/\\{version:UInt64\\}/CAST('$4' AS UInt64)/g"
 }
 
 check() {

@@ -21,6 +21,10 @@ pub struct ClickHouseConfig {
     pub batch_rows: usize,
     /// How long a partial batch may wait before it is inserted.
     pub linger_ms: u64,
+    /// How often the pipeline's sink refreshes the rollups of everything inserted since the
+    /// last refresh (and only then commits those offsets). A refresh reads every version of
+    /// the touched tenants' transactions, so one per insert would cap throughput.
+    pub rollup_interval_ms: u64,
     /// Retries of a retryable failure before giving up.
     pub max_retries: u32,
     /// First retry delay; doubles each time (capped at 30 s).
@@ -39,6 +43,7 @@ impl Default for ClickHouseConfig {
             password: None,
             batch_rows: 50_000,
             linger_ms: 500,
+            rollup_interval_ms: 2_000,
             max_retries: 8,
             retry_initial_ms: 200,
             users_dir: None,

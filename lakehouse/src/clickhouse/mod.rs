@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use config::ClickHouseConfig;
 pub use migrate::{MigrationReport, migrate};
-pub use sink::{ClickHouseSink, RollupWindow};
+pub use sink::{ClickHouseSink, PendingWindows, RollupWindow, windows_of};
 pub use verify::{Backfill, Drift, VerifyReport, backfill_from_delta, verify_against_delta};
 
 use crate::LakeError;

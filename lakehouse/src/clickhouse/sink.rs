@@ -195,6 +195,46 @@ pub fn windows_of(batch: &RecordBatch) -> Result<Vec<RollupWindow>, ClickHouseEr
         .collect())
 }
 
+/// Windows gathered over several batches, one per tenant spanning all of them.
+#[derive(Debug, Default)]
+pub struct PendingWindows(BTreeMap<String, (NaiveDate, NaiveDate)>);
+
+impl PendingWindows {
+    /// Widens each tenant's window to cover `windows`.
+    pub fn add(&mut self, windows: Vec<RollupWindow>) {
+        for window in windows {
+            let range = self
+                .0
+                .entry(window.tenant_id)
+                .or_insert((window.from, window.to));
+            range.0 = range.0.min(window.from);
+            range.1 = range.1.max(window.to);
+        }
+    }
+
+    /// Tenants with a window.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The windows, leaving none pending.
+    pub fn take(&mut self) -> Vec<RollupWindow> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .map(|(tenant_id, (from, to))| RollupWindow {
+                tenant_id,
+                from,
+                to,
+            })
+            .collect()
+    }
+}
+
 /// The date `days` after 1970-01-01 (Arrow's Date32).
 pub(crate) fn date_from_days(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days.saturating_add(719_163)).unwrap_or(NaiveDate::MIN)
@@ -299,19 +339,54 @@ impl ClickHouseSink {
     /// version of every transaction in it. One tenant's refreshes must not run concurrently;
     /// the pipeline keys tenants to partitions, so one sink worker owns each tenant.
     pub async fn refresh_rollups(&self, windows: &[RollupWindow]) -> Result<(), ClickHouseError> {
-        for window in windows {
-            let sql = self
-                .rollup_refresh
-                .replace("{tenant_id:String}", &quote(&window.tenant_id))
-                .replace("{from:Date}", &format!("toDate('{}')", window.from))
-                .replace("{to:Date}", &format!("toDate('{}')", window.to))
-                .replace("{version:UInt64}", &format!("toUInt64({})", now_us()));
-            for statement in statements(&sql) {
+        // Bounded so the statement stays under the server's max_query_size (256 KiB).
+        for chunk in windows.chunks(REFRESH_WINDOWS_PER_STATEMENT) {
+            for statement in statements(&bind_windows(&self.rollup_refresh, chunk, now_us())) {
                 self.clickhouse.execute(&statement).await?;
             }
         }
         Ok(())
     }
+}
+
+/// Windows per refresh statement: each adds ~100 bytes to each of its three predicates.
+const REFRESH_WINDOWS_PER_STATEMENT: usize = 250;
+
+/// Fills `rollup-refresh.sql`'s markers for `windows` (tenant ids are validated
+/// [A-Za-z0-9._-], so they need no escaping inside quotes).
+fn bind_windows(template: &str, windows: &[RollupWindow], version: u64) -> String {
+    let predicate = |column: &str| {
+        let windows: Vec<String> = windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "(tenant_id = {} AND {column} >= toDate('{}') AND {column} <= toDate('{}'))",
+                    quote(&w.tenant_id),
+                    w.from,
+                    w.to
+                )
+            })
+            .collect();
+        format!("({})", windows.join(" OR "))
+    };
+    let list = |item: &dyn Fn(&RollupWindow) -> String| {
+        windows.iter().map(item).collect::<Vec<_>>().join(", ")
+    };
+    let tenants = list(&|w| quote(&w.tenant_id));
+    template
+        .replace("{windows:booked_date}", &predicate("booked_date"))
+        .replace("{windows:day}", &predicate("day"))
+        .replace("{tenant_list}", &format!("[{tenants}]"))
+        .replace("{tenants}", &tenants)
+        .replace(
+            "{from_list}",
+            &format!("[{}]", list(&|w| format!("toDate('{}')", w.from))),
+        )
+        .replace(
+            "{to_list}",
+            &format!("[{}]", list(&|w| format!("toDate('{}')", w.to))),
+        )
+        .replace("{version:UInt64}", &format!("toUInt64({version})"))
 }
 
 #[cfg(test)]
@@ -370,6 +445,58 @@ mod tests {
             .num_days();
         assert_eq!(i64::from(row.booked_date), days);
         assert!(row.ingested_at_us > 1_700_000_000_000_000);
+    }
+
+    #[test]
+    fn one_refresh_binds_every_window() {
+        let template = verocta_deploy::asset("clickhouse/rollup-refresh.sql")
+            .unwrap()
+            .contents;
+        let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+        let windows = [
+            RollupWindow {
+                tenant_id: "acme".into(),
+                from: day(2),
+                to: day(20),
+            },
+            RollupWindow {
+                tenant_id: "globex".into(),
+                from: day(9),
+                to: day(9),
+            },
+        ];
+        let sql = bind_windows(template, &windows, 42);
+        let statements = statements(
+            &render(
+                "t",
+                &sql,
+                super::super::ServerVersion {
+                    major: 18,
+                    minor: 16,
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            statements.len(),
+            3,
+            "three statements whatever the number of tenants"
+        );
+        assert!(!sql.contains("{windows:"), "unbound window marker left");
+        for marker in [
+            "{tenants}",
+            "{tenant_list}",
+            "{from_list}",
+            "{to_list}",
+            "{version:UInt64}",
+        ] {
+            assert!(!sql.contains(marker), "{marker} left");
+        }
+        assert!(sql.contains("(tenant_id = 'globex' AND booked_date >= toDate('2024-03-09') AND booked_date <= toDate('2024-03-09'))"));
+        assert!(sql.contains(
+            "transform(tenant_id, ['acme', 'globex'], [toDate('2024-03-02'), toDate('2024-03-09')]"
+        ));
+        assert!(sql.contains("toUInt64(42)"));
     }
 
     #[test]

@@ -3,14 +3,13 @@
 //! credit sums must match between Delta, ClickHouse's latest-version view of `transactions`,
 //! and the daily category rollup.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
 use arrow_schema::DataType;
-use chrono::NaiveDate;
 use futures::StreamExt;
 
-use super::sink::{RollupWindow, windows_of};
+use super::sink::{PendingWindows, windows_of};
 use super::{ClickHouse, ClickHouseError, ClickHouseSink};
 use crate::{Lake, LakeError};
 
@@ -250,7 +249,7 @@ pub async fn backfill_from_delta(
     let mut stream = lake
         .sql_stream(&format!("SELECT {} FROM transactions", columns.join(", ")))
         .await?;
-    let mut ranges: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
+    let mut windows = PendingWindows::default();
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0;
     let schema = verocta_schemas::arrow::transaction_schema();
@@ -258,13 +257,7 @@ pub async fn backfill_from_delta(
         // DataFusion reads strings as Utf8View; the sink takes the canonical layout.
         let batch = conform(&batch.map_err(LakeError::Query)?, &schema)?;
         backfill.delta_rows += batch.num_rows() as u64;
-        for window in windows_of(&batch)? {
-            let range = ranges
-                .entry(window.tenant_id)
-                .or_insert((window.from, window.to));
-            range.0 = range.0.min(window.from);
-            range.1 = range.1.max(window.to);
-        }
+        windows.add(windows_of(&batch)?);
         pending_rows += batch.num_rows();
         pending.push(batch);
         if pending_rows >= batch_rows {
@@ -273,16 +266,8 @@ pub async fn backfill_from_delta(
         }
     }
     backfill.inserted += flush(sink, &mut pending).await?;
-    let windows: Vec<RollupWindow> = ranges
-        .into_iter()
-        .map(|(tenant_id, (from, to))| RollupWindow {
-            tenant_id,
-            from,
-            to,
-        })
-        .collect();
     backfill.tenants = windows.len();
-    sink.refresh_rollups(&windows).await?;
+    sink.refresh_rollups(&windows.take()).await?;
     Ok(backfill)
 }
 

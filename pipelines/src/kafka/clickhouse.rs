@@ -2,8 +2,8 @@
 //! writes to ClickHouse through [`verocta_lakehouse::clickhouse::ClickHouseSink`].
 //!
 //! Delivery is at-least-once: Kafka offsets are committed only after ClickHouse accepted the
-//! batch (and its rollups were refreshed), so a crash or a rebalance replays the uncommitted
-//! records. The tables are idempotent (see the sink), so replays never change a total. The
+//! rows and the rollups they change were refreshed, so a crash or a rebalance replays the
+//! uncommitted records. The tables are idempotent (see the sink), so replays never change a total. The
 //! sink's group is separate from the Delta workers', so ClickHouse being slow or down never
 //! holds back the system of record; its lag is its own metric.
 //!
@@ -21,7 +21,7 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::runtime::Handle;
 use verocta_lakehouse::clickhouse::{
-    ClickHouse, ClickHouseConfig, ClickHouseError, ClickHouseSink,
+    ClickHouse, ClickHouseConfig, ClickHouseError, ClickHouseSink, PendingWindows, windows_of,
 };
 use verocta_schemas::arrow::TransactionBatchBuilder;
 use verocta_schemas::view::TransactionView;
@@ -79,7 +79,37 @@ impl ConsumerContext for GenerationContext {
     }
 }
 
+/// What has reached ClickHouse's `transactions` but is not yet in the rollups, nor committed.
+#[derive(Default)]
+struct Uncommitted {
+    /// Next offset to commit per partition (last inserted + 1).
+    offsets: HashMap<i32, i64>,
+    /// Tenant windows whose rollups the inserted rows changed.
+    windows: PendingWindows,
+}
+
+/// The batch being gathered from Kafka.
+struct Gathering {
+    builder: TransactionBatchBuilder,
+    last_offsets: HashMap<i32, i64>,
+    opened_at: Option<Instant>,
+}
+
+impl Gathering {
+    fn clear(&mut self) -> Result<(), arrow_schema::ArrowError> {
+        self.builder.finish()?;
+        self.last_offsets.clear();
+        self.opened_at = None;
+        Ok(())
+    }
+}
+
 /// Runs the sink until `stop` is set (then writes what it holds and returns).
+///
+/// Each batch is inserted as soon as it closes, so rows are queryable within the batch
+/// linger; the rollups of everything inserted since the last refresh are recomputed every
+/// `rollup_interval_ms` in one refresh, and only then are those offsets committed — a crash in
+/// between replays the rows (harmless) and so redoes the refresh.
 pub fn run_clickhouse_sink(
     config: ClickHouseSinkConfig,
     runtime: Handle,
@@ -107,21 +137,26 @@ pub fn run_clickhouse_sink(
         })?;
     consumer.subscribe(&[&config.topology.transactions()])?;
     let linger = Duration::from_millis(config.clickhouse.linger_ms);
+    let rollup_interval = Duration::from_millis(config.clickhouse.rollup_interval_ms);
     let max_rows = config.clickhouse.batch_rows;
-    let mut builder = TransactionBatchBuilder::with_capacity(max_rows.min(65_536));
-    let mut last_offsets: HashMap<i32, i64> = HashMap::new();
-    let mut opened_at: Option<Instant> = None;
+    let mut gathering = Gathering {
+        builder: TransactionBatchBuilder::with_capacity(max_rows.min(65_536)),
+        last_offsets: HashMap::new(),
+        opened_at: None,
+    };
+    let mut uncommitted = Uncommitted::default();
+    let mut last_refresh = Instant::now();
     let mut generation_seen = generation.load(Ordering::SeqCst);
 
     while !stop.load(Ordering::Relaxed) {
         let message = consumer.poll(Duration::from_millis(100));
         let current = generation.load(Ordering::SeqCst);
         if current != generation_seen {
-            // Partitions were revoked: their uncommitted records are the new owner's to read.
+            // Partitions were revoked: the new owner re-reads everything not committed, and
+            // refreshes its rollups (two refreshes of one tenant must not run at once).
             generation_seen = current;
-            builder.finish()?;
-            last_offsets.clear();
-            opened_at = None;
+            gathering.clear()?;
+            uncommitted = Uncommitted::default();
         }
         match message {
             Some(Ok(message)) => {
@@ -131,13 +166,15 @@ pub fn run_clickhouse_sink(
                     .bytes_in
                     .fetch_add(payload.len() as u64, Ordering::Relaxed);
                 match TransactionView::decode(payload) {
-                    Ok(view) => builder.append_view(&view),
+                    Ok(view) => gathering.builder.append_view(&view),
                     Err(_) => {
                         metrics.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                last_offsets.insert(message.partition(), message.offset());
-                opened_at.get_or_insert_with(Instant::now);
+                gathering
+                    .last_offsets
+                    .insert(message.partition(), message.offset());
+                gathering.opened_at.get_or_insert_with(Instant::now);
             }
             Some(Err(error)) => {
                 metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -145,70 +182,80 @@ pub fn run_clickhouse_sink(
             }
             None => {}
         }
-        let ready =
-            builder.len() >= max_rows || opened_at.is_some_and(|opened| opened.elapsed() >= linger);
-        if ready && !last_offsets.is_empty() {
-            write(
-                &runtime,
-                &sink,
-                &consumer,
-                &config,
-                &mut builder,
-                &mut last_offsets,
-                &metrics,
-            )?;
-            opened_at = None;
+        let batch_ready = gathering.builder.len() >= max_rows
+            || gathering
+                .opened_at
+                .is_some_and(|opened| opened.elapsed() >= linger);
+        if batch_ready && !gathering.last_offsets.is_empty() {
+            insert(&runtime, &sink, &mut gathering, &mut uncommitted, &metrics)?;
+        }
+        if last_refresh.elapsed() >= rollup_interval {
+            refresh_and_commit(&runtime, &sink, &consumer, &config, &mut uncommitted)?;
+            last_refresh = Instant::now();
         }
     }
-    if !last_offsets.is_empty() {
-        write(
-            &runtime,
-            &sink,
-            &consumer,
-            &config,
-            &mut builder,
-            &mut last_offsets,
-            &metrics,
-        )?;
+    if !gathering.last_offsets.is_empty() {
+        insert(&runtime, &sink, &mut gathering, &mut uncommitted, &metrics)?;
     }
+    refresh_and_commit(&runtime, &sink, &consumer, &config, &mut uncommitted)
+}
+
+/// Inserts the gathered batch; its offsets and windows wait for the next refresh.
+fn insert(
+    runtime: &Handle,
+    sink: &ClickHouseSink,
+    gathering: &mut Gathering,
+    uncommitted: &mut Uncommitted,
+    metrics: &ComponentMetrics,
+) -> Result<(), ClickHouseSinkError> {
+    let started = Instant::now();
+    let batch = gathering.builder.finish()?;
+    runtime.block_on(sink.insert_rows(&batch))?;
+    uncommitted.windows.add(windows_of(&batch)?);
+    for (partition, offset) in gathering.last_offsets.drain() {
+        uncommitted.offsets.insert(partition, offset + 1);
+    }
+    gathering.opened_at = None;
+    metrics
+        .rows_out
+        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    metrics.batches.fetch_add(1, Ordering::Relaxed);
+    metrics.record_batch_latency(started.elapsed());
+    tracing::debug!(
+        rows = batch.num_rows(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "ClickHouse batch inserted"
+    );
     Ok(())
 }
 
-fn write(
+/// Refreshes the rollups of everything inserted since the last refresh, then commits its
+/// offsets (at least once: a failed commit only means those rows are written again).
+fn refresh_and_commit(
     runtime: &Handle,
     sink: &ClickHouseSink,
     consumer: &BaseConsumer<GenerationContext>,
     config: &ClickHouseSinkConfig,
-    builder: &mut TransactionBatchBuilder,
-    last_offsets: &mut HashMap<i32, i64>,
-    metrics: &ComponentMetrics,
+    uncommitted: &mut Uncommitted,
 ) -> Result<(), ClickHouseSinkError> {
-    let started = Instant::now();
-    let batch = builder.finish()?;
-    let outcome = runtime.block_on(sink.write_transactions(&batch))?;
-    let mut tpl = TopicPartitionList::new();
-    for (partition, offset) in last_offsets.drain() {
-        tpl.add_partition_offset(
-            &config.topology.transactions(),
-            partition,
-            Offset::Offset(offset + 1),
-        )?;
+    if uncommitted.offsets.is_empty() {
+        return Ok(());
     }
-    // Committed after ClickHouse has the rows: at least once. A failed commit (a rebalance
-    // raced us) only means the next owner writes these rows again, which changes nothing.
+    let started = Instant::now();
+    let windows = uncommitted.windows.take();
+    runtime.block_on(sink.refresh_rollups(&windows))?;
+    let topic = config.topology.transactions();
+    let mut tpl = TopicPartitionList::new();
+    for (partition, next) in uncommitted.offsets.drain() {
+        tpl.add_partition_offset(&topic, partition, Offset::Offset(next))?;
+    }
     if let Err(error) = consumer.commit(&tpl, CommitMode::Sync) {
         tracing::warn!(%error, "ClickHouse sink: offset commit failed; records will be re-sent");
     }
-    metrics
-        .rows_out
-        .fetch_add(outcome.rows as u64, Ordering::Relaxed);
-    metrics.batches.fetch_add(1, Ordering::Relaxed);
-    metrics.record_batch_latency(started.elapsed());
     tracing::info!(
-        rows = outcome.rows,
-        windows = outcome.windows,
+        tenants = windows.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "ClickHouse batch written"
+        "ClickHouse rollups refreshed; offsets committed"
     );
     Ok(())
 }
