@@ -14,9 +14,14 @@
 --   {to_list}              [toDate('2024-03-01'), …], [toDate('2024-03-31'), …]
 --   {version:UInt64}       microseconds since the Unix epoch taken when the refresh starts;
 --                          must grow from one refresh of a tenant to the next.
--- A window must cover every booked_date that any version of the changed transactions has or
--- had; a sink uses each tenant's min/max booked_date of the batch (a correction that moves a
--- transaction outside it is caught by `verocta clickhouse verify` and fixed by a backfill).
+-- The source is the latest version of each transaction among the versions booked inside the
+-- windows, so a refresh reads only the windows' key ranges (tenant_id, booked_date), not the
+-- tenants' whole history. The sink's windows span each tenant's min/max booked_date of what it
+-- inserted, which always holds the newest version of every transaction it touched; replays and
+-- corrections within a window count once. A correction that moves a transaction to another
+-- date leaves its old day's rollup counting the old version until a refresh whose window holds
+-- both dates (`verocta clickhouse backfill` refreshes every tenant's whole range);
+-- `verocta clickhouse verify` detects it.
 -- Refreshes of the same tenant must not run concurrently (they read the rollups they rewrite).
 -- The three statements are independent and each is idempotent; run them in order.
 
@@ -40,12 +45,7 @@ FROM
     (
         SELECT tenant_id, argMax((booked_date, currency, currency_digits, category, class, amount_minor), ingested_at_us) AS tx
         FROM verocta.transactions
-        WHERE tenant_id IN ({tenants})
-          AND (tenant_id, transaction_id) IN
-          (
-              SELECT tenant_id, transaction_id FROM verocta.transactions
-              WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
-          )
+        WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
         GROUP BY tenant_id, transaction_id
     )
     WHERE {windows:day}
@@ -77,12 +77,7 @@ FROM
     (
         SELECT tenant_id, argMax((booked_date, currency, currency_digits, vendor, class, amount_minor), ingested_at_us) AS tx
         FROM verocta.transactions
-        WHERE tenant_id IN ({tenants})
-          AND (tenant_id, transaction_id) IN
-          (
-              SELECT tenant_id, transaction_id FROM verocta.transactions
-              WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
-          )
+        WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
         GROUP BY tenant_id, transaction_id
     )
     WHERE {windows:day}
@@ -105,12 +100,7 @@ FROM
 (
     SELECT tenant_id, argMax(booked_date, ingested_at_us) AS day, max(ingested_at_us) AS v
     FROM verocta.transactions
-    WHERE tenant_id IN ({tenants})
-      AND (tenant_id, transaction_id) IN
-      (
-          SELECT tenant_id, transaction_id FROM verocta.transactions
-          WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
-      )
+    WHERE tenant_id IN ({tenants}) AND {windows:booked_date}
     GROUP BY tenant_id, transaction_id
 )
 WHERE {windows:day}
