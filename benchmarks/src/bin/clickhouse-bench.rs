@@ -3,7 +3,7 @@
 //! a fresh database and drops it afterwards. One JSON line per run on stdout, a summary on
 //! stderr.
 //!
-//! - `sink`: synthetic canonical transactions (`--tenants`, dates over 12 months) written in
+//! - `sink`: synthetic canonical transactions (`--tenants`, dates in order across 2024) written in
 //!   `--batch-rows` batches through `ClickHouseSink`, timed twice on fresh databases: insert
 //!   only (RowBinary over HTTP), and the sink's full path (insert + rollup refresh of each
 //!   batch's tenant/date windows) — what the pipeline's sink worker does per batch.
@@ -89,9 +89,10 @@ fn tenant(i: u64) -> TenantId {
     TenantId::new(format!("bench-{i:05}")).expect("valid tenant id")
 }
 
-/// Transaction `sequence` of a synthetic ledger: tenants round-robin, a year of dates,
-/// 25 vendors, 6 categories, one in twelve a credit.
-fn transaction(sequence: u64, tenants: u64, memo: Option<String>) -> Transaction {
+/// Transaction `sequence` of `total` in a synthetic ledger: tenants round-robin, dates in
+/// order across 2024 (as ledgers and live traffic arrive), 25 vendors, 6 categories, one in
+/// twelve a credit.
+fn transaction(sequence: u64, total: u64, tenants: u64, memo: Option<String>) -> Transaction {
     const CATEGORIES: [Category; 6] = [
         Category::SoftwareSaas,
         Category::Travel,
@@ -101,7 +102,7 @@ fn transaction(sequence: u64, tenants: u64, memo: Option<String>) -> Transaction
         Category::Utilities,
     ];
     let tenant_id = tenant(sequence % tenants);
-    let day = (sequence / tenants) % 365;
+    let day = (sequence * 366 / total.max(1)).min(365);
     Transaction {
         schema_version: TRANSACTION_SCHEMA_VERSION,
         transaction_id: TransactionId::derive(&tenant_id, "csv", &[&sequence.to_string()]),
@@ -182,7 +183,7 @@ async fn sink(url: &str, rows: u64, tenants: u64, batch_rows: u64) -> anyhow::Re
         while written < rows {
             let count = batch_rows.min(rows - written);
             let records: Vec<Transaction> = (written..written + count)
-                .map(|i| transaction(i, tenants, None))
+                .map(|i| transaction(i, rows, tenants, None))
                 .collect();
             let batch = transactions_to_batch(&records)?;
             let started = Instant::now();
@@ -311,13 +312,14 @@ async fn freshness(
     let topic = stack.topology().transactions();
     let sent = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
         let mut producer = TransactionProducer::new(&kafka, &topic)?;
+        let total = (rate * seconds as f64) as u64;
         let started = Instant::now();
         let mut sent = 0u64;
         while started.elapsed() < Duration::from_secs(seconds) {
             let due = (started.elapsed().as_secs_f64() * rate) as u64;
             while sent < due {
                 let memo = sent_at_memo(epoch.elapsed().as_micros() as u64);
-                producer.send(&transaction(sent, tenants, Some(memo)))?;
+                producer.send(&transaction(sent, total, tenants, Some(memo)))?;
                 sent += 1;
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -386,7 +388,7 @@ async fn rollups(url: &str, rows: u64, tenants: u64, queries: usize) -> anyhow::
     while written < rows {
         let count = 200_000.min(rows - written);
         let records: Vec<Transaction> = (written..written + count)
-            .map(|i| transaction(i, tenants, None))
+            .map(|i| transaction(i, rows, tenants, None))
             .collect();
         sink.insert_rows(&transactions_to_batch(&records)?).await?;
         written += count;
