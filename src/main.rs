@@ -668,6 +668,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     } else {
         let mut api_config = verocta_serving::ServeConfig::from_env(&args.data_dir, args.listen);
         api_config.dev_mode = true;
+        api_config.extra_metrics = Some(std::sync::Arc::new(stack.metrics_renderer()));
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(verocta_serving::run(api_config, async move {
             let _ = api_stopped.await;
@@ -734,7 +735,19 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         "verocta up: running; query with `verocta sql --data-dir {} \"SELECT …\"`; Ctrl-C stops",
         args.data_dir.display()
     );
-    shutdown_signal().await;
+    // Lag gauges (Delta and ClickHouse) are measured, not pushed: refresh them every 10 s,
+    // which also surfaces a worker or sink that stopped.
+    let mut lag_tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            _ = lag_tick.tick() => {
+                stack.update_lag().await?;
+            }
+        }
+    }
     eprintln!("verocta up: stopping (committing in-flight batches)");
     if let Some((stop_api, handle)) = api {
         let _ = stop_api.send(());

@@ -44,9 +44,11 @@ impl ComponentMetrics {
 
     /// Prometheus text exposition of these counters.
     pub fn render_prometheus(&self) -> String {
-        let mut out = String::new();
-        let label = &self.component;
-        let series = [
+        render_prometheus_all(&[self])
+    }
+
+    fn series(&self) -> [(&'static str, &'static str, &AtomicU64); 7] {
+        [
             ("verocta_rows_in_total", "counter", &self.rows_in),
             ("verocta_rows_out_total", "counter", &self.rows_out),
             ("verocta_bytes_in_total", "counter", &self.bytes_in),
@@ -58,17 +60,29 @@ impl ComponentMetrics {
                 &self.batch_latency_us_sum,
             ),
             ("verocta_lag_records", "gauge", &self.lag),
-        ];
-        for (name, kind, value) in series {
-            let _ = writeln!(out, "# TYPE {name} {kind}");
+        ]
+    }
+}
+
+/// Several components in one exposition: each family's TYPE line once, then one sample per
+/// component (a repeated TYPE line would make the scrape invalid).
+pub fn render_prometheus_all(components: &[&ComponentMetrics]) -> String {
+    let mut out = String::new();
+    let Some(first) = components.first() else {
+        return out;
+    };
+    for (index, (name, kind, _)) in first.series().into_iter().enumerate() {
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for component in components {
+            let value = component.series()[index].2.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "{name}{{component=\"{label}\"}} {}",
-                value.load(Ordering::Relaxed)
+                "{name}{{component=\"{}\"}} {value}",
+                component.component
             );
         }
-        out
     }
+    out
 }
 
 #[cfg(test)]
@@ -82,5 +96,18 @@ mod tests {
         let text = metrics.render_prometheus();
         assert!(text.contains("verocta_rows_in_total{component=\"worker\"} 3"));
         assert!(text.contains("# TYPE verocta_lag_records gauge"));
+    }
+
+    #[test]
+    fn several_components_share_one_type_line_per_family() {
+        let (a, b) = (
+            ComponentMetrics::new("worker-0"),
+            ComponentMetrics::new("clickhouse-sink"),
+        );
+        b.lag.store(7, Ordering::Relaxed);
+        let text = render_prometheus_all(&[&a, &b]);
+        assert_eq!(text.matches("# TYPE verocta_lag_records gauge").count(), 1);
+        assert!(text.contains("verocta_lag_records{component=\"clickhouse-sink\"} 7"));
+        assert!(text.contains("verocta_lag_records{component=\"worker-0\"} 0"));
     }
 }

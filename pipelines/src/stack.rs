@@ -275,27 +275,47 @@ impl Stack {
         )
     }
 
-    /// Waits until every record in the topic is committed in Delta (or a worker fails).
+    /// Waits until every record in the topic is committed in Delta, and in ClickHouse when it
+    /// is configured (or a worker fails).
     pub async fn wait_until_idle(&mut self, poll: Duration) -> Result<(), StackError> {
-        loop {
-            if let Some(index) = self.workers.iter().position(JoinHandle::is_finished) {
-                let handle = self.workers.remove(index);
-                handle.join().map_err(|_| StackError::Panicked)??;
-            }
-            let config = self.worker_config();
-            let runtime = self.runtime.clone();
-            let progress =
-                tokio::task::spawn_blocking(move || committed_versus_watermarks(&config, &runtime))
-                    .await
-                    .map_err(|_| StackError::Panicked)??;
-            let lag = total_lag(&progress);
-            for metrics in &self.metrics {
-                metrics.lag.store(lag, Ordering::Relaxed);
-            }
-            if is_caught_up(&progress) && self.clickhouse_caught_up().await? {
-                return Ok(());
-            }
+        while !self.update_lag().await? {
             tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// Measures every component's lag into its metrics, surfaces a worker that stopped, and
+    /// says whether everything on the topic is in Delta (and ClickHouse).
+    pub async fn update_lag(&mut self) -> Result<bool, StackError> {
+        if let Some(index) = self.workers.iter().position(JoinHandle::is_finished) {
+            let handle = self.workers.remove(index);
+            handle.join().map_err(|_| StackError::Panicked)??;
+        }
+        let config = self.worker_config();
+        let runtime = self.runtime.clone();
+        let progress =
+            tokio::task::spawn_blocking(move || committed_versus_watermarks(&config, &runtime))
+                .await
+                .map_err(|_| StackError::Panicked)??;
+        let lag = total_lag(&progress);
+        for metrics in &self.metrics {
+            metrics.lag.store(lag, Ordering::Relaxed);
+        }
+        Ok(is_caught_up(&progress) && self.clickhouse_caught_up().await?)
+    }
+
+    /// Renders Prometheus text for every component of the stack (workers and sinks); it holds
+    /// the counters, not the stack, so an HTTP server can own it.
+    pub fn metrics_renderer(&self) -> impl Fn() -> String + Send + Sync + 'static {
+        let components: Vec<Arc<ComponentMetrics>> = self
+            .metrics
+            .iter()
+            .chain(&self.sink_metrics)
+            .cloned()
+            .collect();
+        move || {
+            let borrowed: Vec<&ComponentMetrics> = components.iter().map(AsRef::as_ref).collect();
+            crate::metrics::render_prometheus_all(&borrowed)
         }
     }
 

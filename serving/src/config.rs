@@ -55,6 +55,9 @@ pub struct ServeConfig {
     pub max_database_connections: u32,
     /// Password hashing cost. [`PasswordHashing::Standard`] everywhere but in tests.
     pub password_hashing: PasswordHashing,
+    /// More Prometheus text appended to `/metrics`: the pipeline's components when the API
+    /// runs inside `verocta up`. The API knows nothing of what it renders.
+    pub extra_metrics: Option<crate::metrics::MetricsSource>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -78,6 +81,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("upload_limit_bytes", &self.upload_limit_bytes)
             .field("max_database_connections", &self.max_database_connections)
             .field("password_hashing", &self.password_hashing)
+            .field("extra_metrics", &self.extra_metrics.is_some())
             .finish()
     }
 }
@@ -115,6 +119,7 @@ impl ServeConfig {
             upload_limit_bytes: 50 * 1024 * 1024,
             max_database_connections: 16,
             password_hashing: PasswordHashing::Standard,
+            extra_metrics: None,
         }
     }
 

@@ -32,13 +32,33 @@ struct Series {
     durations: BTreeMap<(String, String), Histogram>,
 }
 
-/// The process's request metrics.
-#[derive(Debug, Default)]
+/// Renders more exposition text on each scrape.
+pub type MetricsSource = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The process's request metrics, plus whatever the embedding process adds.
+#[derive(Default)]
 pub struct Metrics {
     series: Mutex<Series>,
+    extra: Option<MetricsSource>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("extra", &self.extra.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Metrics {
+    /// Request metrics followed by `extra`'s text on every render.
+    pub fn with_extra(extra: Option<MetricsSource>) -> Self {
+        Metrics {
+            series: Mutex::default(),
+            extra,
+        }
+    }
+
     /// Records one finished request.
     pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let mut series = self
@@ -107,6 +127,9 @@ impl Metrics {
                 "verocta_http_request_duration_seconds_count{{{labels}}} {}",
                 histogram.count
             );
+        }
+        if let Some(extra) = &self.extra {
+            text.push_str(&extra());
         }
         text
     }

@@ -87,7 +87,7 @@ impl AppState {
             secret_box,
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_minute)),
             login_throttle: Arc::new(LoginThrottle::default()),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(Metrics::with_extra(config.extra_metrics.clone())),
             settings: Arc::new(Settings {
                 dev_mode: config.dev_mode,
                 password_hashing: config.password_hashing,
