@@ -48,6 +48,8 @@ enum Command {
     Lake(LakeArgs),
     /// Score a file with the SpendScore.
     Score(ScoreArgs),
+    /// Detect anomalies in the Delta transactions (forests + rules) → the `anomalies` table.
+    Anomalies(AnomaliesArgs),
     /// Run the HTTP API.
     Serve(ServeArgs),
     /// Print the JSON Schema of the canonical transaction.
@@ -266,6 +268,29 @@ struct WorkerArgs {
 }
 
 #[derive(Args)]
+struct AnomaliesArgs {
+    /// Data directory holding lake/ (models are saved under models/anomaly/).
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Train new models even when saved ones exist.
+    #[arg(long)]
+    retrain: bool,
+    /// Thresholds as JSON (e.g. '{"rules": {"duplicate_window_days": 5}}'); unknown fields
+    /// are errors.
+    #[arg(long)]
+    config: Option<String>,
+    /// Also publish every flag to the alerts topic of this broker.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Topic name prefix (with --brokers).
+    #[arg(long, default_value = "verocta.")]
+    topic_prefix: String,
+    /// Print the summary and every anomaly as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct SqlArgs {
     /// Data directory holding lake/.
     #[arg(long, default_value = "verocta-data")]
@@ -398,6 +423,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => runtime()?.block_on(sql(args)),
         Command::Lake(args) => runtime()?.block_on(lake(args)),
         Command::Score(args) => score(args),
+        Command::Anomalies(args) => runtime()?.block_on(anomalies(args)),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Clickhouse(command) => runtime()?.block_on(clickhouse(command.action)),
         Command::Schema => {
@@ -824,6 +850,62 @@ async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(stdout, "{}", verocta_lakehouse::pretty_table(&batches)?)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn anomalies(args: AnomaliesArgs) -> anyhow::Result<ExitCode> {
+    let mut job = verocta_pipelines::anomalies::AnomalyJob::in_data_dir(&args.data_dir);
+    job.retrain = args.retrain;
+    if let Some(json) = &args.config {
+        job.config =
+            serde_json::from_str(json).context("--config is not a valid anomaly configuration")?;
+    }
+    let mut producer = match &args.brokers {
+        Some(brokers) => {
+            let topology = Topology {
+                prefix: args.topic_prefix.clone(),
+                ..Topology::default()
+            };
+            Some(TransactionProducer::new(
+                &KafkaConfig::new(brokers),
+                &topology.alerts(),
+            )?)
+        }
+        None => None,
+    };
+    let (summary, anomalies) = job.run(producer.as_mut()).await?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string(&summary)?)?;
+        for anomaly in &anomalies {
+            writeln!(stdout, "{}", serde_json::to_string(anomaly)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        stdout,
+        "{} anomalies in {} spend transactions of {} tenants ({:.1} s); models {}{}",
+        summary.anomalies,
+        summary.transactions,
+        summary.tenants,
+        summary.seconds,
+        summary.model_version,
+        if summary.trained {
+            " (trained now)"
+        } else {
+            ""
+        }
+    )?;
+    for (detector, count) in &summary.by_detector {
+        writeln!(stdout, "  {detector}: {count}")?;
+    }
+    writeln!(
+        stdout,
+        "written to {}; query with: verocta sql \"SELECT * FROM anomalies ORDER BY score DESC LIMIT 20\"",
+        job.lake
+            .table_dir(verocta_pipelines::anomalies::ANOMALIES_TABLE)
+            .display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

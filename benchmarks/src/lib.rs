@@ -26,6 +26,7 @@
 //! installs DuckDB from PyPI if missing, runs both tools and prints a Markdown table. These
 //! benchmarks are not part of `cargo test`; only the generator's and helpers' unit tests are.
 
+pub mod anomaly_ledger;
 pub mod generate;
 pub mod pipeline;
 pub mod report;

@@ -116,13 +116,33 @@ impl Lake {
     }
 
     /// A DataFusion session with every table in the lake registered under its directory name.
-    async fn session(&self) -> Result<SessionContext, LakeError> {
+    pub async fn session(&self) -> Result<SessionContext, LakeError> {
         let ctx = SessionContext::new();
         for name in self.table_names() {
             let table = open(&self.table_dir(&name)).await?;
             register(&ctx, &name, &table).await?;
         }
         Ok(ctx)
+    }
+
+    /// Replaces a whole table's contents with `batch` in one commit (creating the table when
+    /// absent). Readers see the old rows or the new, never a mix.
+    pub async fn replace_table(
+        &self,
+        name: &str,
+        batch: RecordBatch,
+        partition_columns: &[&str],
+    ) -> Result<Option<u64>, LakeError> {
+        let path = self.table_dir(name);
+        let table = open(&path).await?;
+        let table = table
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Overwrite)
+            .with_partition_columns(partition_columns.iter().map(|c| c.to_string()))
+            .with_table_name(name)
+            .await
+            .map_err(delta_error(&path))?;
+        Ok(table.version())
     }
 
     /// Runs SQL over every table in the lake (each registered under its directory name).

@@ -17,7 +17,7 @@ pub mod clickhouse;
 pub mod delta;
 pub mod file_sink;
 
-pub use delta::{AppendOutcome, Lake, LakeError, TransactionsTable};
+pub use delta::{AppendOutcome, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};
 
 /// Renders query results as a text table.

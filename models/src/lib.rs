@@ -25,6 +25,7 @@
 //! The classic score is kept as is, flaws included, because customers moving over expect the
 //! same number for the same file; improved scores will sit beside it rather than replace it.
 
+pub mod anomaly;
 pub mod spendscore;
 
 pub use spendscore::classic::{

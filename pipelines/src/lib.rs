@@ -6,11 +6,14 @@
 //!
 //! - [`kafka`]: topics, the producer connectors publish through, and the worker that commits
 //!   micro-batches to Delta Lake exactly once.
+//! - [`anomalies`]: the anomaly detection job (`verocta anomalies`): features, forests and
+//!   rules over the `transactions` table → the `anomalies` table and the alerts topic.
 //! - [`metrics`]: the counters every component reports.
 //! - [`stack`]: broker, topics and workers in one process (`verocta up`).
 //!
 //! Jobs depend on `ingest` and `lakehouse` only through their public APIs.
 
+pub mod anomalies;
 pub mod batch;
 pub mod import;
 pub mod kafka;

@@ -9,6 +9,7 @@
 //! Guarantees: money is exact ([`Money`], integer minor units); ids are deterministic
 //! ([`TransactionId::derive`]); Arrow and JSON encodings round-trip losslessly (tested).
 
+pub mod anomaly;
 pub mod arrow;
 pub mod category;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod transaction;
 pub mod view;
 pub mod wire;
 
+pub use anomaly::{Anomaly, Severity, SubjectKind};
 pub use category::Category;
 pub use ids::{IdError, TenantId, TransactionId};
 pub use money::{Currency, Money, MoneyError, format_minor};

@@ -16,8 +16,8 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use verocta_schemas::Transaction;
 use verocta_schemas::wire::encode_transaction;
+use verocta_schemas::{Anomaly, Transaction};
 
 use super::{KafkaConfig, KafkaError};
 
@@ -201,6 +201,20 @@ impl TransactionProducer {
             value: Some("transaction.v1"),
         });
         self.send_raw(key, &payload, headers)
+    }
+
+    /// Publishes an anomaly as JSON (the alerts topic's record), keyed by tenant so one
+    /// tenant's alerts stay ordered.
+    pub fn send_alert(&mut self, anomaly: &Anomaly) -> Result<(), KafkaError> {
+        let payload = serde_json::to_vec(anomaly).map_err(|e| KafkaError::Topic {
+            topic: self.topic.clone(),
+            problem: format!("encoding an alert failed: {e}"),
+        })?;
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "verocta.schema",
+            value: Some("anomaly.v1"),
+        });
+        self.send_raw(anomaly.tenant_id.as_bytes(), &payload, headers)
     }
 
     /// Publishes a dead letter with its reason and origin in headers.
