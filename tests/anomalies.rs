@@ -51,7 +51,7 @@ fn anomalies_on_the_gla_ledger_are_explained_and_reproducible() {
         anomalies.len()
     );
     assert!(!anomalies.is_empty());
-    // Flags are a small share of the ledger, not a flood (2,2xx of ~28k rows today: public
+    // Flags are a small share of the ledger, not a flood (2,223 of ~28k rows today: public
     // bodies pay many large, round, first-time invoices; thresholds are configurable).
     let transactions = summary["transactions"].as_u64().unwrap() as usize;
     assert!(

@@ -1,17 +1,22 @@
 //! Verocta's models: the computations that turn canonical spend into judgements.
 //!
-//! Today this is the SpendScore ([`spendscore`]), starting with the **classic** score
-//! ([`spendscore::classic`]) that customers of the original VeroctaAI product know. Anomaly
-//! detection and forecasting follow, written the same way: pure functions over Arrow record
-//! batches of canonical transactions, plus registration of those functions as DataFusion
-//! UDFs/UDAFs so the lakehouse and the API can call them from SQL.
+//! - the SpendScore ([`spendscore`]), starting with the **classic** score
+//!   ([`spendscore::classic`]) that customers of the original VeroctaAI product know;
+//! - anomaly detection ([`anomaly`]): window-function features in SQL, isolation forests and
+//!   rule detectors, merged into explained [`verocta_schemas::Anomaly`] flags;
+//! - DataFusion UDFs/UDAFs of both ([`anomaly::udf`]) so jobs are SQL over Delta tables.
+//!
+//! Forecasting follows, written the same way.
 //!
 //! Guarantees:
 //! - **Pure and deterministic.** A model is a function of its input only: no clock, no
 //!   randomness, no network, no global state, and no dependence on hash-map iteration order,
 //!   so the same input gives the same bits on every run and every machine. The one piece of
 //!   I/O, [`spendscore::classic::classic_rows_from_csv`], exists only to reproduce how the
-//!   original read raw files, and is kept apart from the scoring itself.
+//!   original read raw files, and is kept apart from the scoring itself. The exception is
+//!   isolation-forest *training*, which samples with the forest crate's own RNG; forests are
+//!   therefore saved and loaded ([`anomaly::ModelSet`]), and scoring with a saved set is
+//!   deterministic.
 //! - **No panics on bad input.** Malformed files are errors ([`spendscore::classic::ClassicError`]);
 //!   degenerate inputs (empty, one row, zero median, missing dates) have defined results.
 //! - **Reference-checked.** The classic score reproduces every reference case of
