@@ -21,6 +21,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int8Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
 use chrono::NaiveDate;
 
 use super::{FEATURE_COUNT, Features, SpendRow};
@@ -173,44 +174,24 @@ fn typed<'a, T: 'static>(
 }
 
 fn text(batch: &RecordBatch, name: &'static str) -> Result<Vec<String>, FeatureError> {
-    let array = column(batch, name)?;
-    let strings: Vec<String> = if let Some(a) = array.as_string_opt::<i32>() {
-        (0..a.len())
-            .map(|i| {
-                if a.is_null(i) {
-                    String::new()
-                } else {
-                    a.value(i).to_string()
-                }
-            })
-            .collect()
-    } else if let Some(a) = array.as_string_view_opt() {
-        (0..a.len())
-            .map(|i| {
-                if a.is_null(i) {
-                    String::new()
-                } else {
-                    a.value(i).to_string()
-                }
-            })
-            .collect()
-    } else if let Some(a) = array.as_string_opt::<i64>() {
-        (0..a.len())
-            .map(|i| {
-                if a.is_null(i) {
-                    String::new()
-                } else {
-                    a.value(i).to_string()
-                }
-            })
-            .collect()
-    } else {
-        return Err(FeatureError::Column {
-            column: name,
-            problem: format!("expected text, found {}", array.data_type()),
-        });
-    };
-    Ok(strings)
+    // One path for Utf8, LargeUtf8 and Utf8View (Delta reads may give any of them).
+    let array =
+        datafusion::arrow::compute::cast(column(batch, name)?, &DataType::Utf8).map_err(|e| {
+            FeatureError::Column {
+                column: name,
+                problem: format!("expected text: {e}"),
+            }
+        })?;
+    let strings = array.as_string::<i32>();
+    Ok((0..strings.len())
+        .map(|i| {
+            if strings.is_null(i) {
+                String::new()
+            } else {
+                strings.value(i).to_string()
+            }
+        })
+        .collect())
 }
 
 /// Reads the rows of the feature query's output batches, in order.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use extended_isolation_forest::{Forest, ForestOptions};
 use serde::{Deserialize, Serialize};
 
-use super::rules::{Hit, HitSubject, money};
+use super::rules::{Hit, HitSubject, money, vendor_label};
 use super::{DETECTOR_VERSION, FEATURE_COUNT, Features, SpendRow};
 
 /// Forest settings.
@@ -375,7 +375,7 @@ pub fn forest_hits(rows: &[SpendRow], config: &ForestConfig) -> Vec<Hit> {
             reason: format!(
                 "unusual amount: {} to {} is {:.1}× {} typical {} ({:.1} sd above; forest score {:.2})",
                 money(row.amount_minor, row.currency_digits, &row.currency),
-                if row.vendor.is_empty() { "an unnamed vendor" } else { &row.vendor },
+                vendor_label(row),
                 ratio,
                 basis,
                 money(typical, row.currency_digits, &row.currency),

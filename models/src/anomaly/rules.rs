@@ -191,7 +191,8 @@ pub fn money(minor: i64, digits: u8, currency: &str) -> String {
     }
 }
 
-fn vendor_label(row: &SpendRow) -> &str {
+/// The vendor as a sentence shows it.
+pub(crate) fn vendor_label(row: &SpendRow) -> &str {
     if row.vendor.is_empty() {
         "an unnamed vendor"
     } else {
