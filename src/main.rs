@@ -14,6 +14,7 @@ use verocta_ingest::csv::date::DateOrder;
 use verocta_ingest::csv::layout::AmountSign;
 use verocta_ingest::csv::{ColumnMapping, RawImportOptions};
 use verocta_lakehouse::{Lake, TransactionFileSink};
+use verocta_pipelines::anomalies::AnomalyJob;
 use verocta_pipelines::batch::BatchPolicy;
 use verocta_pipelines::import::{Destination, FileOutcome, import_files};
 use verocta_pipelines::kafka::KafkaConfig;
@@ -21,6 +22,7 @@ use verocta_pipelines::kafka::producer::TransactionProducer;
 use verocta_pipelines::kafka::topics::Topology;
 use verocta_pipelines::kafka::worker::{WorkerConfig, run_worker};
 use verocta_pipelines::metrics::ComponentMetrics;
+use verocta_pipelines::scores::ScoreJob;
 use verocta_pipelines::stack::{Broker, Stack, StackConfig};
 
 #[derive(Parser)]
@@ -50,6 +52,8 @@ enum Command {
     Score(ScoreArgs),
     /// Detect anomalies in the Delta transactions (forests + rules) → the `anomalies` table.
     Anomalies(AnomaliesArgs),
+    /// SpendScore v2 per tenant over 30/90/365 days → the `spend_scores` table (incremental).
+    Scores(ScoresArgs),
     /// Run the HTTP API.
     Serve(ServeArgs),
     /// Print the JSON Schema of the canonical transaction.
@@ -291,6 +295,28 @@ struct AnomaliesArgs {
 }
 
 #[derive(Args)]
+struct ScoresArgs {
+    /// Data directory holding lake/.
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Keep following the transactions table (Ctrl-C stops) instead of one catch-up step.
+    #[arg(long)]
+    follow: bool,
+    /// Seconds between steps with --follow.
+    #[arg(long, default_value_t = 2)]
+    interval_s: u64,
+    /// Also publish every score to the scores topic of this broker.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Topic name prefix (with --brokers).
+    #[arg(long, default_value = "verocta.")]
+    topic_prefix: String,
+    /// Print each step's summary and every score written as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct SqlArgs {
     /// Data directory holding lake/.
     #[arg(long, default_value = "verocta-data")]
@@ -424,6 +450,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lake(args) => runtime()?.block_on(lake(args)),
         Command::Score(args) => score(args),
         Command::Anomalies(args) => runtime()?.block_on(anomalies(args)),
+        Command::Scores(args) => runtime()?.block_on(scores(args)),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Clickhouse(command) => runtime()?.block_on(clickhouse(command.action)),
         Command::Schema => {
@@ -738,10 +765,22 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .await??;
         failed = print_outcomes(&outcomes, false)?;
     }
+    // The analytics follow the transactions table: after each micro-batch commit a step
+    // rescores the tenants it touched (scores topic) and judges its new rows (alerts topic).
+    let mut analytics = Analytics::new(&args.data_dir, &stack)?;
     if args.exit_when_idle {
         stack
             .wait_until_idle(std::time::Duration::from_millis(200))
             .await?;
+        let (scores, anomalies) = analytics.step().await?;
+        eprintln!(
+            "verocta up: {} spend scores for {} tenants and {} anomalies written under {}",
+            scores.scores,
+            scores.tenants,
+            anomalies.anomalies,
+            args.data_dir.join("lake").display()
+        );
+        drop(analytics);
         stack.shutdown().await?;
         eprintln!(
             "verocta up: everything produced is committed{}; exiting",
@@ -764,6 +803,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Lag gauges (Delta and ClickHouse) are measured, not pushed: refresh them every 10 s,
     // which also surfaces a worker or sink that stopped.
     let mut lag_tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    let mut analytics_tick = tokio::time::interval(std::time::Duration::from_secs(2));
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -772,8 +812,16 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             _ = lag_tick.tick() => {
                 stack.update_lag().await?;
             }
+            _ = analytics_tick.tick() => {
+                // A failed step (e.g. a concurrent follower won the commit) is redone from
+                // the recorded version on the next tick.
+                if let Err(error) = analytics.step().await {
+                    tracing::warn!(%error, "analytics step failed; retrying");
+                }
+            }
         }
     }
+    drop(analytics);
     eprintln!("verocta up: stopping (committing in-flight batches)");
     if let Some((stop_api, handle)) = api {
         let _ = stop_api.send(());
@@ -781,6 +829,36 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     stack.shutdown().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The followers `up` runs after the workers: SpendScore v2 and streaming anomaly detection.
+struct Analytics {
+    scores: ScoreJob,
+    anomalies: AnomalyJob,
+    scores_topic: TransactionProducer,
+    alerts_topic: TransactionProducer,
+}
+
+impl Analytics {
+    fn new(data_dir: &std::path::Path, stack: &Stack) -> anyhow::Result<Self> {
+        Ok(Analytics {
+            scores: ScoreJob::in_data_dir(data_dir),
+            anomalies: AnomalyJob::in_data_dir(data_dir),
+            scores_topic: TransactionProducer::new(&stack.kafka(), &stack.topology().scores())?,
+            alerts_topic: TransactionProducer::new(&stack.kafka(), &stack.topology().alerts())?,
+        })
+    }
+
+    async fn step(
+        &mut self,
+    ) -> anyhow::Result<(
+        verocta_pipelines::scores::ScoreStep,
+        verocta_pipelines::anomalies::AnomalyRunSummary,
+    )> {
+        let (scores, _) = self.scores.step(Some(&mut self.scores_topic)).await?;
+        let (anomalies, _) = self.anomalies.step(Some(&mut self.alerts_topic)).await?;
+        Ok((scores, anomalies))
+    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -826,6 +904,7 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             linger: std::time::Duration::from_millis(args.linger_ms),
             ..BatchPolicy::default()
         },
+        broker_epoch: String::new(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let signal_stop = Arc::clone(&stop);
@@ -909,6 +988,96 @@ async fn anomalies(args: AnomaliesArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn scores(args: ScoresArgs) -> anyhow::Result<ExitCode> {
+    let job = ScoreJob::in_data_dir(&args.data_dir);
+    let mut producer = match &args.brokers {
+        Some(brokers) => {
+            let topology = Topology {
+                prefix: args.topic_prefix.clone(),
+                ..Topology::default()
+            };
+            Some(TransactionProducer::new(
+                &KafkaConfig::new(brokers),
+                &topology.scores(),
+            )?)
+        }
+        None => None,
+    };
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let (step, scores) = job.step(producer.as_mut()).await?;
+        print_score_step(&step, &scores, args.json)?;
+        if !args.follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::select! {
+            () = &mut signal => return Ok(ExitCode::SUCCESS),
+            () = tokio::time::sleep(std::time::Duration::from_secs(args.interval_s)) => {}
+        }
+    }
+}
+
+fn print_score_step(
+    step: &verocta_pipelines::scores::ScoreStep,
+    scores: &[verocta_schemas::SpendScore],
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string(step)?)?;
+        for score in scores {
+            writeln!(stdout, "{}", serde_json::to_string(score)?)?;
+        }
+        return Ok(());
+    }
+    if step.from_version == step.to_version {
+        writeln!(
+            stdout,
+            "spend scores are up to date (transactions version {:?})",
+            step.to_version
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        stdout,
+        "{} scores for {} tenants{} (transactions version {:?} → {:?}, {:.1} s)",
+        step.scores,
+        step.tenants,
+        if step.full { ", all recomputed" } else { "" },
+        step.from_version,
+        step.to_version,
+        step.seconds
+    )?;
+    for score in scores.iter().take(30) {
+        writeln!(
+            stdout,
+            "  {} {:>3}d {} {:>3} {:<5} net spend {} {}",
+            score.tenant_id,
+            score.window_days,
+            score.period_end,
+            score.score,
+            score.band,
+            verocta_schemas::format_minor(
+                i128::from(score.spend_minor),
+                verocta_schemas::Currency::new(&score.currency).map_or(2, |c| c.minor_digits())
+            ),
+            score.currency
+        )?;
+        for metric in &score.metrics {
+            writeln!(stdout, "      {}", metric.explanation)?;
+        }
+    }
+    if scores.len() > 30 {
+        writeln!(
+            stdout,
+            "  … and {} more: verocta sql \"SELECT * FROM spend_scores\"",
+            scores.len() - 30
+        )?;
+    }
+    Ok(())
+}
+
 async fn lake(args: LakeArgs) -> anyhow::Result<ExitCode> {
     let mut table = Lake::in_data_dir(&args.data_dir).transactions().await?;
     match args.action {
@@ -940,7 +1109,8 @@ fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&score)?);
         return Ok(ExitCode::SUCCESS);
     }
-    // `--classic` is required until the v2 score lands, so this is always the classic score.
+    // `--classic` is required: files get the classic score; v2 is per tenant over the lake
+    // (`verocta scores`).
     println!(
         "SpendScore (classic) {} — {} ({:?})",
         score.score, score.label, score.band

@@ -186,6 +186,7 @@ fn worker_config(brokers: &str, data_dir: &Path, topology: &Topology) -> WorkerC
         group_id: "verocta-transactions".into(),
         lake: Lake::in_data_dir(data_dir),
         batch: BatchPolicy::default(),
+        broker_epoch: String::new(),
     }
 }
 

@@ -14,13 +14,13 @@
 //! Rows whose `transaction_id` is already in the table (a re-imported file) are dropped before
 //! the write, so source duplicates never become table duplicates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::{StructType, Transaction as DeltaTxn};
 use deltalake::operations::optimize::OptimizeType;
@@ -127,22 +127,159 @@ impl Lake {
 
     /// Replaces a whole table's contents with `batch` in one commit (creating the table when
     /// absent). Readers see the old rows or the new, never a mix.
+    ///
+    /// With `txn` (app id, version), the commit also records how far the table has consumed
+    /// its source, as [`Lake::append_with_txn`] does.
     pub async fn replace_table(
         &self,
         name: &str,
         batch: RecordBatch,
         partition_columns: &[&str],
+        txn: Option<(&str, i64)>,
     ) -> Result<Option<u64>, LakeError> {
         let path = self.table_dir(name);
         let table = open(&path).await?;
+        let txns: Vec<DeltaTxn> = txn
+            .map(|(app_id, version)| DeltaTxn::new(app_id, version))
+            .into_iter()
+            .collect();
+        let properties = deltalake::kernel::transaction::CommitProperties::default()
+            .with_application_transactions(txns);
         let table = table
             .write(vec![batch])
             .with_save_mode(SaveMode::Overwrite)
             .with_partition_columns(partition_columns.iter().map(|c| c.to_string()))
             .with_table_name(name)
+            .with_commit_properties(properties)
             .await
             .map_err(delta_error(&path))?;
         Ok(table.version())
+    }
+
+    /// The latest version of a table, `None` when it does not exist yet.
+    pub async fn table_version(&self, name: &str) -> Result<Option<u64>, LakeError> {
+        if !self.table_dir(name).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+        let table = open(&self.table_dir(name)).await?;
+        Ok(table.version())
+    }
+
+    /// The `txn` version a table records for `app_id` (`None` when the table or the app id
+    /// is absent): how far a derived table has consumed its source.
+    pub async fn txn_version(&self, name: &str, app_id: &str) -> Result<Option<i64>, LakeError> {
+        let path = self.table_dir(name);
+        if !path.join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+        let table = open(&path).await?;
+        if table.version().is_none() {
+            return Ok(None);
+        }
+        let state = table.snapshot().map_err(delta_error(&path))?;
+        state
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+            .map_err(delta_error(&path))
+    }
+
+    /// Appends `batch` to a table (creating it when absent) and records `app_id` at `version`
+    /// in the same commit, provided the table still records `expected` for it. A derived
+    /// table written this way never applies the same source version twice, even when two
+    /// writers race (the loser gets [`LakeError::Fenced`] or a Delta conflict).
+    pub async fn append_with_txn(
+        &self,
+        name: &str,
+        batch: RecordBatch,
+        app_id: &str,
+        version: i64,
+        expected: Option<i64>,
+    ) -> Result<Option<u64>, LakeError> {
+        let found = self.txn_version(name, app_id).await?;
+        if found != expected {
+            return Err(LakeError::Fenced {
+                app_id: app_id.into(),
+                expected,
+                found,
+            });
+        }
+        let path = self.table_dir(name);
+        let table = open(&path).await?;
+        let properties = deltalake::kernel::transaction::CommitProperties::default()
+            .with_application_transactions(vec![DeltaTxn::new(app_id, version)]);
+        let table = table
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(name)
+            .with_commit_properties(properties)
+            .await
+            .map_err(delta_error(&path))?;
+        Ok(table.version())
+    }
+
+    /// A session with one table registered at a fixed version, so a job reads exactly the
+    /// snapshot it records as consumed.
+    pub async fn session_at(&self, name: &str, version: u64) -> Result<SessionContext, LakeError> {
+        let path = self.table_dir(name);
+        let mut table = open(&path).await?;
+        table
+            .load_version(version)
+            .await
+            .map_err(delta_error(&path))?;
+        let ctx = SessionContext::new();
+        register(&ctx, name, &table).await?;
+        Ok(ctx)
+    }
+
+    /// The (`tenant_id`, `transaction_id`) of every row a table's commits `after + 1 ..= upto`
+    /// added (data changes only; compaction rewrites are skipped). `None` when the log cannot
+    /// tell: a commit file is gone (log cleanup) or a commit removed data, so the caller must
+    /// treat every row as new.
+    pub async fn rows_added(
+        &self,
+        name: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<Option<BTreeSet<(String, String)>>, LakeError> {
+        let root = self.table_dir(name);
+        let mut files = Vec::new();
+        for version in after + 1..=upto {
+            let commit = root.join("_delta_log").join(format!("{version:020}.json"));
+            let Ok(text) = std::fs::read_to_string(&commit) else {
+                return Ok(None);
+            };
+            match added_data_files(&text) {
+                Some(paths) => files.extend(paths),
+                None => return Ok(None),
+            }
+        }
+        let mut rows = BTreeSet::new();
+        if files.is_empty() {
+            return Ok(Some(rows));
+        }
+        let ctx = SessionContext::new();
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| root.join(percent_decode(f)).display().to_string())
+            .collect();
+        let frame = ctx
+            .read_parquet(paths, ParquetReadOptions::default())
+            .await?
+            .select_columns(&["tenant_id", "transaction_id"])?;
+        for batch in frame.collect().await? {
+            let tenants = deltalake::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+            let ids = deltalake::arrow::compute::cast(batch.column(1), &DataType::Utf8)?;
+            let (Some(tenants), Some(ids)) = (
+                tenants.as_any().downcast_ref::<StringArray>(),
+                ids.as_any().downcast_ref::<StringArray>(),
+            ) else {
+                return Err(LakeError::Location("tenant_id/transaction_id".into()));
+            };
+            rows.extend(
+                (0..ids.len()).map(|i| (tenants.value(i).to_string(), ids.value(i).to_string())),
+            );
+        }
+        Ok(Some(rows))
     }
 
     /// Runs SQL over every table in the lake (each registered under its directory name).
@@ -476,6 +613,49 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArr
 
 fn arrow_select_filter(batch: &RecordBatch, keep: &BooleanArray) -> Result<RecordBatch, LakeError> {
     Ok(deltalake::arrow::compute::filter_record_batch(batch, keep)?)
+}
+
+/// Paths of the files a commit (one JSON action per line) added with `dataChange: true`;
+/// `None` when it removed data (a delete or overwrite), which the caller cannot attribute.
+fn added_data_files(commit: &str) -> Option<Vec<String>> {
+    let mut paths = Vec::new();
+    for line in commit.lines().filter(|l| !l.trim().is_empty()) {
+        let action: serde_json::Value = serde_json::from_str(line).ok()?;
+        let changes_data = |a: &serde_json::Value| a["dataChange"].as_bool().unwrap_or(true);
+        if let Some(remove) = action.get("remove")
+            && changes_data(remove)
+        {
+            return None;
+        }
+        if let Some(add) = action.get("add")
+            && changes_data(add)
+        {
+            paths.push(add["path"].as_str()?.to_string());
+        }
+    }
+    Some(paths)
+}
+
+/// Decodes `%XX` escapes in a Delta log path.
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .map_err(|_| ())
+                .and_then(|hex| u8::from_str_radix(hex, 16).map_err(|_| ()))
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Adds `booked_month` (`YYYY-MM`) derived from `booked_date`.

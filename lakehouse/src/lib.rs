@@ -20,6 +20,30 @@ pub mod file_sink;
 pub use delta::{AppendOutcome, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};
 
+/// A text column of a query result as strings (nulls as ""), whatever string type the reader
+/// chose (Delta reads may give Utf8View).
+pub fn text_column(
+    batch: &arrow_array::RecordBatch,
+    index: usize,
+) -> Result<Vec<String>, arrow_schema::ArrowError> {
+    use arrow_array::Array;
+    let column =
+        deltalake::arrow::compute::cast(batch.column(index), &arrow_schema::DataType::Utf8)?;
+    let strings = column
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .ok_or_else(|| arrow_schema::ArrowError::CastError("not text".into()))?;
+    Ok((0..strings.len())
+        .map(|i| {
+            if strings.is_null(i) {
+                String::new()
+            } else {
+                strings.value(i).to_string()
+            }
+        })
+        .collect())
+}
+
 /// Renders query results as a text table.
 pub fn pretty_table(
     batches: &[arrow_array::RecordBatch],

@@ -8,6 +8,10 @@
 //!   micro-batches to Delta Lake exactly once.
 //! - [`anomalies`]: the anomaly detection job (`verocta anomalies`): features, forests and
 //!   rules over the `transactions` table → the `anomalies` table and the alerts topic.
+//! - [`scores`]: the SpendScore follower: recomputes v2 scores for the tenants each new
+//!   `transactions` commit touched → the `spend_scores` table and the scores topic.
+//! - [`follow`]: what a derived table has not consumed of `transactions` yet (the
+//!   exactly-once protocol the followers share).
 //! - [`metrics`]: the counters every component reports.
 //! - [`stack`]: broker, topics and workers in one process (`verocta up`).
 //!
@@ -15,7 +19,9 @@
 
 pub mod anomalies;
 pub mod batch;
+pub mod follow;
 pub mod import;
 pub mod kafka;
 pub mod metrics;
+pub mod scores;
 pub mod stack;

@@ -122,6 +122,7 @@ pub struct Stack {
     metrics: Vec<Arc<ComponentMetrics>>,
     sink_metrics: Vec<Arc<ComponentMetrics>>,
     runtime: Handle,
+    broker_epoch: String,
 }
 
 impl Stack {
@@ -146,6 +147,17 @@ impl Stack {
             }
             Broker::External(_) => ensure_topics(&kafka, &config.topology).await?,
         }
+        // The embedded broker's partitions start empty every run: record its offsets under app
+        // ids of their own, so an earlier run's offsets in the same data directory are not
+        // applied to it (they would skip the new records).
+        let broker_epoch = match &broker {
+            Broker::Embedded(_) => format!(
+                "embedded-{}-{}",
+                chrono::Utc::now().timestamp_micros(),
+                std::process::id()
+            ),
+            Broker::External(_) => String::new(),
+        };
         let lake = Lake::in_data_dir(&config.data_dir);
         lake.transactions().await?;
         let runtime = Handle::current();
@@ -160,6 +172,7 @@ impl Stack {
                 group_id: config.group_id.clone(),
                 lake: lake.clone(),
                 batch: config.batch,
+                broker_epoch: broker_epoch.clone(),
             };
             let (runtime, stop, thread_metrics) = (
                 runtime.clone(),
@@ -202,6 +215,7 @@ impl Stack {
             metrics,
             sink_metrics,
             runtime,
+            broker_epoch,
         })
     }
 
@@ -257,6 +271,7 @@ impl Stack {
             group_id: self.config.group_id.clone(),
             lake: self.lake(),
             batch: self.config.batch,
+            broker_epoch: self.broker_epoch.clone(),
         }
     }
 

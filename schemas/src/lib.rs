@@ -14,6 +14,7 @@ pub mod arrow;
 pub mod category;
 pub mod ids;
 pub mod money;
+pub mod score;
 pub mod transaction;
 pub mod view;
 pub mod wire;
@@ -22,6 +23,7 @@ pub use anomaly::{Anomaly, Severity, SubjectKind};
 pub use category::Category;
 pub use ids::{IdError, TenantId, TransactionId};
 pub use money::{Currency, Money, MoneyError, format_minor};
+pub use score::{SCORE_METRICS, ScoreMetric, SpendScore};
 pub use transaction::{
     Exclusion, ExclusionReason, SourceKind, SourceRef, TRANSACTION_SCHEMA_VERSION, Transaction,
     TransactionClass, TransactionError,

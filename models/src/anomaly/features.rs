@@ -155,7 +155,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a dyn Arra
         })
 }
 
-fn typed<'a, T: 'static>(
+pub(crate) fn typed<'a, T: 'static>(
     batch: &'a RecordBatch,
     name: &'static str,
 ) -> Result<&'a T, FeatureError> {
@@ -173,7 +173,7 @@ fn typed<'a, T: 'static>(
         })
 }
 
-fn text(batch: &RecordBatch, name: &'static str) -> Result<Vec<String>, FeatureError> {
+pub(crate) fn text(batch: &RecordBatch, name: &'static str) -> Result<Vec<String>, FeatureError> {
     // One path for Utf8, LargeUtf8 and Utf8View (Delta reads may give any of them).
     let array =
         datafusion::arrow::compute::cast(column(batch, name)?, &DataType::Utf8).map_err(|e| {

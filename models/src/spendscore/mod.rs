@@ -4,10 +4,12 @@
 //!   references allow, including its known flaws (see the spec's "Known flaws"), for
 //!   customers who expect the same number for the same file.
 //!
-//! An improved score, defined on canonical transactions with exact money, will live next to
-//! it as a sibling module.
+//! - [`v2`]: the improved score on canonical transactions (spend only, refunds netted,
+//!   normalised vendors, true timestamps, robust per-category statistics), per tenant over
+//!   rolling 30/90/365-day windows, with a sentence per metric.
 
 pub mod classic;
+pub mod v2;
 
 pub use classic::{
     Band, ClassicError, ClassicMetrics, ClassicRow, ClassicScore, classic_rows_from_csv,

@@ -17,7 +17,7 @@ use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use verocta_schemas::wire::encode_transaction;
-use verocta_schemas::{Anomaly, Transaction};
+use verocta_schemas::{Anomaly, SpendScore, Transaction};
 
 use super::{KafkaConfig, KafkaError};
 
@@ -206,15 +206,29 @@ impl TransactionProducer {
     /// Publishes an anomaly as JSON (the alerts topic's record), keyed by tenant so one
     /// tenant's alerts stay ordered.
     pub fn send_alert(&mut self, anomaly: &Anomaly) -> Result<(), KafkaError> {
-        let payload = serde_json::to_vec(anomaly).map_err(|e| KafkaError::Topic {
+        self.send_json(&anomaly.tenant_id, anomaly, "anomaly.v1")
+    }
+
+    /// Publishes a SpendScore as JSON (the scores topic's record), keyed by tenant.
+    pub fn send_score(&mut self, score: &SpendScore) -> Result<(), KafkaError> {
+        self.send_json(&score.tenant_id, score, "spend_score.v1")
+    }
+
+    fn send_json<T: serde::Serialize>(
+        &mut self,
+        key: &str,
+        record: &T,
+        schema: &'static str,
+    ) -> Result<(), KafkaError> {
+        let payload = serde_json::to_vec(record).map_err(|e| KafkaError::Topic {
             topic: self.topic.clone(),
-            problem: format!("encoding an alert failed: {e}"),
+            problem: format!("encoding a {schema} record failed: {e}"),
         })?;
         let headers = OwnedHeaders::new().insert(Header {
             key: "verocta.schema",
-            value: Some("anomaly.v1"),
+            value: Some(schema),
         });
-        self.send_raw(anomaly.tenant_id.as_bytes(), &payload, headers)
+        self.send_raw(key.as_bytes(), &payload, headers)
     }
 
     /// Publishes a dead letter with its reason and origin in headers.

@@ -50,12 +50,26 @@ pub struct WorkerConfig {
     pub lake: Lake,
     /// Micro-batch bounds.
     pub batch: BatchPolicy,
+    /// Identifies the broker's log when it does not outlive the process ("" for a real
+    /// Kafka). The embedded broker starts every `verocta up` with empty partitions, so offsets
+    /// recorded by an earlier run must not be applied to it: each incarnation records its
+    /// offsets under its own app ids.
+    pub broker_epoch: String,
 }
 
 impl WorkerConfig {
     /// The Delta `txn` app id recording a partition's offsets.
     pub fn app_id(&self, partition: i32) -> String {
-        format!("{}-{}", self.topology.transactions(), partition)
+        if self.broker_epoch.is_empty() {
+            format!("{}-{}", self.topology.transactions(), partition)
+        } else {
+            format!(
+                "{}@{}-{}",
+                self.topology.transactions(),
+                self.broker_epoch,
+                partition
+            )
+        }
     }
 }
 

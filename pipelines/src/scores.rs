@@ -1,0 +1,305 @@
+//! The SpendScore job: keeps the `spend_scores` Delta table (and the scores topic) in step
+//! with the `transactions` table, recomputing only the tenants each new commit touched.
+//!
+//! How it follows: `spend_scores` records, in a Delta `txn` action committed with the scores,
+//! the `transactions` table version it has consumed (app id [`SCORES_APP_ID`]). A step reads
+//! the commits after that version, finds the tenants whose rows they added, reads those
+//! tenants' history from the `transactions` snapshot at the newest version, scores them
+//! ([`verocta_models::spendscore::v2`]) and appends the scores with the new version, in one
+//! commit.
+//!
+//! Guarantees:
+//! - Exactly once into the table: a crash before the commit redoes the step; a crash after it
+//!   starts from the recorded version. Two followers racing cannot both commit a step.
+//! - Scores are published to the scores topic after the commit (at least once: a crash in
+//!   between re-publishes the next time the tenant changes; consumers keep the row with the
+//!   greatest `source_version`).
+//! - When the log cannot say what changed (a compaction removed commit files, or a delete),
+//!   every tenant is recomputed: slower, never wrong.
+
+use std::time::{Duration, Instant};
+
+use verocta_lakehouse::{Lake, LakeError, TRANSACTIONS_TABLE};
+use verocta_models::anomaly::features::FeatureError;
+use verocta_models::spendscore::v2;
+use verocta_schemas::SpendScore;
+use verocta_schemas::score::scores_to_batch;
+
+use crate::follow::{self, Pending, tenant_filter};
+
+use crate::kafka::KafkaError;
+use crate::kafka::producer::TransactionProducer;
+
+/// Name of the scores table.
+pub const SPEND_SCORES_TABLE: &str = "spend_scores";
+
+/// The `txn` app id under which `spend_scores` records the consumed `transactions` version.
+pub const SCORES_APP_ID: &str = "verocta-spend-scores:transactions";
+
+/// Errors of the job.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreJobError {
+    /// Reading or writing Delta failed (including losing a race to another follower).
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// The rows query returned an unexpected shape (an internal bug).
+    #[error(transparent)]
+    Rows(#[from] FeatureError),
+    /// Building the scores batch failed (an internal bug).
+    #[error("building the scores batch failed: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// Publishing scores failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// The scoring task panicked (an internal bug).
+    #[error("scoring task failed: {0}")]
+    Task(String),
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ScoreStep {
+    /// `transactions` version consumed before the step.
+    pub from_version: Option<i64>,
+    /// `transactions` version consumed after it.
+    pub to_version: Option<i64>,
+    /// Tenants recomputed.
+    pub tenants: usize,
+    /// Whether every tenant was recomputed (first run, or the log could not tell).
+    pub full: bool,
+    /// Score rows written (one per tenant and window with spend).
+    pub scores: usize,
+    /// Version of `spend_scores` committed.
+    pub table_version: Option<u64>,
+    /// Scores published.
+    pub published: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The follower.
+#[derive(Clone, Debug)]
+pub struct ScoreJob {
+    /// The lake holding both tables.
+    pub lake: Lake,
+}
+
+impl ScoreJob {
+    /// A job over `data_dir`'s lake.
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        ScoreJob {
+            lake: Lake::in_data_dir(data_dir),
+        }
+    }
+
+    /// Consumes every `transactions` commit not yet scored (one step); returns the scores
+    /// written. Does nothing (and writes nothing) when there is nothing new.
+    pub async fn step(
+        &self,
+        publish: Option<&mut TransactionProducer>,
+    ) -> Result<(ScoreStep, Vec<SpendScore>), ScoreJobError> {
+        let started = Instant::now();
+        let mut step = ScoreStep::default();
+        let pending = follow::pending(&self.lake, SPEND_SCORES_TABLE, SCORES_APP_ID).await?;
+        step.from_version = pending.consumed();
+        step.to_version = pending.consumed();
+        let (Some(latest_i64), Some(latest)) = (
+            pending.target(),
+            pending.target().and_then(|v| u64::try_from(v).ok()),
+        ) else {
+            return Ok((step, Vec::new()));
+        };
+        if matches!(pending, Pending::UpToDate { .. }) {
+            return Ok((step, Vec::new()));
+        }
+        let touched = pending.tenants();
+        step.full = touched.is_none();
+        let ctx = self.lake.session_at(TRANSACTIONS_TABLE, latest).await?;
+        let filter = tenant_filter(touched.as_ref());
+        let batches = ctx
+            .sql(&v2::rows_sql(TRANSACTIONS_TABLE, &filter))
+            .await
+            .map_err(LakeError::from)?
+            .collect()
+            .await
+            .map_err(LakeError::from)?;
+        let tenants = v2::tenants_from_batches(&batches)?;
+        step.tenants = tenants.len();
+        let scored_at = chrono::Utc::now();
+        let scores =
+            tokio::task::spawn_blocking(move || score_all(&tenants, latest_i64, scored_at))
+                .await
+                .map_err(|e| ScoreJobError::Task(e.to_string()))?;
+        step.scores = scores.len();
+        // Commit even an empty step: it records the consumed version, so it is not redone.
+        let batch = scores_to_batch(&scores)?;
+        step.table_version = self
+            .lake
+            .append_with_txn(
+                SPEND_SCORES_TABLE,
+                batch,
+                SCORES_APP_ID,
+                latest_i64,
+                pending.consumed(),
+            )
+            .await?;
+        step.to_version = Some(latest_i64);
+        if let Some(producer) = publish {
+            for score in &scores {
+                producer.send_score(score)?;
+            }
+            step.published = producer.flush(Duration::from_secs(60))?;
+        }
+        step.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            from_version = ?step.from_version,
+            to_version = ?step.to_version,
+            tenants = step.tenants,
+            full = step.full,
+            scores = step.scores,
+            "spend scores updated"
+        );
+        Ok((step, scores))
+    }
+}
+
+/// Scores every tenant over every window.
+pub fn score_all(
+    tenants: &[v2::TenantRows],
+    source_version: i64,
+    scored_at: chrono::DateTime<chrono::Utc>,
+) -> Vec<SpendScore> {
+    tenants
+        .iter()
+        .flat_map(|tenant| {
+            v2::score_tenant(tenant)
+                .into_iter()
+                .map(move |window| window.into_record(tenant, source_version, scored_at))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use verocta_schemas::arrow::transactions_to_batch;
+    use verocta_schemas::*;
+
+    fn spend(tenant: &str, i: u32, vendor: &str, minor: i64) -> Transaction {
+        let tenant_id = TenantId::new(tenant).unwrap();
+        Transaction {
+            schema_version: TRANSACTION_SCHEMA_VERSION,
+            transaction_id: TransactionId::derive(&tenant_id, "csv", &[&i.to_string()]),
+            tenant_id,
+            source: SourceRef {
+                kind: SourceKind::Csv,
+                format: "generic".into(),
+                name: "a.csv".into(),
+                line: Some(u64::from(i)),
+                external_id: None,
+            },
+            booked_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()
+                + chrono::Duration::days(i64::from(i)),
+            booked_time: None,
+            amount: Money::from_minor(minor, Currency::USD),
+            original_amount: None,
+            class: TransactionClass::Spend,
+            exclusion: None,
+            vendor_raw: Some(vendor.into()),
+            vendor: Some(vendor.into()),
+            category_raw: None,
+            category: Category::SoftwareSaas,
+            account: None,
+            memo: None,
+            payment_method: None,
+            card_last4: None,
+            employee: None,
+            department: None,
+            ingested_at: chrono::Utc::now(),
+        }
+    }
+
+    async fn append(lake: &Lake, transactions: &[Transaction]) {
+        let mut table = lake.transactions().await.unwrap();
+        let batch = transactions_to_batch(transactions).unwrap();
+        table.append(&batch, &[], &HashMap::new()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follower_rescores_only_touched_tenants_and_never_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = ScoreJob::in_data_dir(dir.path());
+        let first: Vec<Transaction> = (0..40)
+            .flat_map(|i| {
+                [
+                    spend("alpha", i, "aws", 10_000 + i64::from(i)),
+                    spend("beta", i, "gcp", 5_000),
+                ]
+            })
+            .collect();
+        append(&job.lake, &first).await;
+
+        let (step, scores) = job.step(None).await.unwrap();
+        assert!(step.full, "{step:?}");
+        assert_eq!(step.tenants, 2);
+        assert_eq!(step.from_version, None);
+        // 40 days of history: the 30- and 90-day windows have spend (the 365-day one too).
+        assert_eq!(scores.len(), 6);
+        assert!(
+            scores
+                .iter()
+                .all(|s| s.source_version == step.to_version.unwrap())
+        );
+
+        // Nothing new: nothing written.
+        let (again, none) = job.step(None).await.unwrap();
+        assert!(none.is_empty());
+        assert_eq!(again.to_version, step.to_version);
+        assert_eq!(again.table_version, None);
+
+        // New rows for beta only: only beta is rescored.
+        append(
+            &job.lake,
+            &[
+                spend("beta", 41, "gcp", 5_000),
+                spend("beta", 42, "gcp", 5_000),
+            ],
+        )
+        .await;
+        let (third, rescored) = job.step(None).await.unwrap();
+        assert!(!third.full);
+        assert_eq!(third.tenants, 1);
+        assert!(
+            rescored.iter().all(|s| s.tenant_id == "beta"),
+            "{rescored:?}"
+        );
+        assert_eq!(third.from_version, step.to_version);
+
+        // A step that lost a race (stale expected version) is rejected, not applied twice.
+        let stale = job
+            .lake
+            .append_with_txn(
+                SPEND_SCORES_TABLE,
+                scores_to_batch(&rescored).unwrap(),
+                SCORES_APP_ID,
+                third.to_version.unwrap(),
+                step.to_version,
+            )
+            .await
+            .unwrap_err();
+        assert!(stale.is_fenced(), "{stale}");
+        let rows = job
+            .lake
+            .sql("SELECT count(*) AS n FROM spend_scores")
+            .await
+            .unwrap();
+        let n = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(n as usize, scores.len() + rescored.len());
+    }
+}
