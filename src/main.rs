@@ -16,6 +16,7 @@ use verocta_ingest::csv::{ColumnMapping, RawImportOptions};
 use verocta_lakehouse::{Lake, TransactionFileSink};
 use verocta_pipelines::anomalies::AnomalyJob;
 use verocta_pipelines::batch::BatchPolicy;
+use verocta_pipelines::forecasts::{FORECASTS_TABLE, ForecastJob};
 use verocta_pipelines::import::{Destination, FileOutcome, import_files};
 use verocta_pipelines::kafka::KafkaConfig;
 use verocta_pipelines::kafka::producer::TransactionProducer;
@@ -54,6 +55,8 @@ enum Command {
     Anomalies(AnomaliesArgs),
     /// SpendScore v2 per tenant over 30/90/365 days → the `spend_scores` table (incremental).
     Scores(ScoresArgs),
+    /// Monthly and daily spend forecasts per tenant × category → the `forecasts` table.
+    Forecast(ForecastArgs),
     /// Run the HTTP API.
     Serve(ServeArgs),
     /// Print the JSON Schema of the canonical transaction.
@@ -224,6 +227,10 @@ struct UpArgs {
     /// Do not start the API.
     #[arg(long)]
     no_api: bool,
+    /// Seconds between forecast runs while new transactions arrive (scores and anomalies
+    /// follow every commit).
+    #[arg(long, default_value_t = 600)]
+    forecast_every_s: u64,
     #[command(flatten)]
     topics: TopicArgs,
     /// Serve from ClickHouse too (with --clickhouse-url): tables are migrated and a sink keeps
@@ -290,6 +297,20 @@ struct AnomaliesArgs {
     #[arg(long, default_value = "verocta.")]
     topic_prefix: String,
     /// Print the summary and every anomaly as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ForecastArgs {
+    /// Data directory holding lake/.
+    #[arg(long, default_value = "verocta-data")]
+    data_dir: PathBuf,
+    /// Horizons and minimum histories as JSON (e.g. '{"horizon_months": 12}'); unknown
+    /// fields are errors.
+    #[arg(long)]
+    config: Option<String>,
+    /// Print the run summary and every forecast row as JSON lines.
     #[arg(long)]
     json: bool,
 }
@@ -451,6 +472,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(args) => score(args),
         Command::Anomalies(args) => runtime()?.block_on(anomalies(args)),
         Command::Scores(args) => runtime()?.block_on(scores(args)),
+        Command::Forecast(args) => runtime()?.block_on(forecast(args)),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Clickhouse(command) => runtime()?.block_on(clickhouse(command.action)),
         Command::Schema => {
@@ -767,17 +789,22 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     // The analytics follow the transactions table: after each micro-batch commit a step
     // rescores the tenants it touched (scores topic) and judges its new rows (alerts topic).
-    let mut analytics = Analytics::new(&args.data_dir, &stack)?;
+    let mut analytics = Analytics::new(
+        &args.data_dir,
+        &stack,
+        std::time::Duration::from_secs(args.forecast_every_s),
+    )?;
     if args.exit_when_idle {
         stack
             .wait_until_idle(std::time::Duration::from_millis(200))
             .await?;
-        let (scores, anomalies) = analytics.step().await?;
+        let (scores, anomalies, forecasts) = analytics.step(true).await?;
         eprintln!(
-            "verocta up: {} spend scores for {} tenants and {} anomalies written under {}",
+            "verocta up: {} spend scores for {} tenants, {} anomalies and {} forecast rows written under {}",
             scores.scores,
             scores.tenants,
             anomalies.anomalies,
+            forecasts.map_or(0, |f| f.rows),
             args.data_dir.join("lake").display()
         );
         drop(analytics);
@@ -815,7 +842,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             _ = analytics_tick.tick() => {
                 // A failed step (e.g. a concurrent follower won the commit) is redone from
                 // the recorded version on the next tick.
-                if let Err(error) = analytics.step().await {
+                if let Err(error) = analytics.step(false).await {
                     tracing::warn!(%error, "analytics step failed; retrying");
                 }
             }
@@ -831,33 +858,57 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The followers `up` runs after the workers: SpendScore v2 and streaming anomaly detection.
+/// The followers `up` runs after the workers: SpendScore v2 and streaming anomaly detection
+/// after every commit, forecasts on a schedule.
 struct Analytics {
     scores: ScoreJob,
     anomalies: AnomalyJob,
+    forecasts: ForecastJob,
+    forecast_every: std::time::Duration,
+    last_forecast: Option<std::time::Instant>,
     scores_topic: TransactionProducer,
     alerts_topic: TransactionProducer,
 }
 
 impl Analytics {
-    fn new(data_dir: &std::path::Path, stack: &Stack) -> anyhow::Result<Self> {
+    fn new(
+        data_dir: &std::path::Path,
+        stack: &Stack,
+        forecast_every: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         Ok(Analytics {
             scores: ScoreJob::in_data_dir(data_dir),
             anomalies: AnomalyJob::in_data_dir(data_dir),
+            forecasts: ForecastJob::in_data_dir(data_dir),
+            forecast_every,
+            last_forecast: None,
             scores_topic: TransactionProducer::new(&stack.kafka(), &stack.topology().scores())?,
             alerts_topic: TransactionProducer::new(&stack.kafka(), &stack.topology().alerts())?,
         })
     }
 
+    /// Scores and anomalies for what is new; forecasts too when they are stale and due (or
+    /// `final_step`).
     async fn step(
         &mut self,
+        final_step: bool,
     ) -> anyhow::Result<(
         verocta_pipelines::scores::ScoreStep,
         verocta_pipelines::anomalies::AnomalyRunSummary,
+        Option<verocta_pipelines::forecasts::ForecastRun>,
     )> {
         let (scores, _) = self.scores.step(Some(&mut self.scores_topic)).await?;
         let (anomalies, _) = self.anomalies.step(Some(&mut self.alerts_topic)).await?;
-        Ok((scores, anomalies))
+        let due = final_step
+            || self
+                .last_forecast
+                .is_none_or(|at| at.elapsed() >= self.forecast_every);
+        let mut forecasts = None;
+        if due && self.forecasts.is_stale().await? {
+            forecasts = Some(self.forecasts.run().await?.0);
+            self.last_forecast = Some(std::time::Instant::now());
+        }
+        Ok((scores, anomalies, forecasts))
     }
 }
 
@@ -984,6 +1035,40 @@ async fn anomalies(args: AnomaliesArgs) -> anyhow::Result<ExitCode> {
         job.lake
             .table_dir(verocta_pipelines::anomalies::ANOMALIES_TABLE)
             .display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn forecast(args: ForecastArgs) -> anyhow::Result<ExitCode> {
+    let mut job = ForecastJob::in_data_dir(&args.data_dir);
+    if let Some(json) = &args.config {
+        job.config =
+            serde_json::from_str(json).context("--config is not a valid forecast configuration")?;
+    }
+    let (run, forecasts) = job.run().await?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string(&run)?)?;
+        for row in &forecasts {
+            writeln!(stdout, "{}", serde_json::to_string(row)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        stdout,
+        "{} of {} series forecast ({} rows, {:.1} s); methods {:?}; {} of {} backtested series beat seasonal naive",
+        run.forecast_series,
+        run.series,
+        run.rows,
+        run.seconds,
+        run.by_method,
+        run.beat_baseline,
+        run.backtested
+    )?;
+    writeln!(
+        stdout,
+        "written to {}; query with: verocta sql \"SELECT * FROM forecasts WHERE category = '' ORDER BY tenant_id, granularity, target_date\"",
+        job.lake.table_dir(FORECASTS_TABLE).display()
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,13 @@
 //! Verocta's models: the computations that turn canonical spend into judgements.
 //!
-//! - the SpendScore ([`spendscore`]), starting with the **classic** score
-//!   ([`spendscore::classic`]) that customers of the original VeroctaAI product know;
+//! - the SpendScore ([`spendscore`]): the **classic** score ([`spendscore::classic`]) that
+//!   customers of the original VeroctaAI product know, and **v2** ([`spendscore::v2`]) with
+//!   robust metrics and a sentence per metric, per tenant over rolling windows;
 //! - anomaly detection ([`anomaly`]): window-function features in SQL, isolation forests and
 //!   rule detectors, merged into explained [`verocta_schemas::Anomaly`] flags;
-//! - DataFusion UDFs/UDAFs of both ([`anomaly::udf`]) so jobs are SQL over Delta tables.
-//!
-//! Forecasting follows, written the same way.
+//! - forecasting ([`forecast`]): `augurs` MSTL/ETS against seasonal naive, chosen per series
+//!   by a rolling-origin backtest;
+//! - DataFusion UDFs/UDAFs ([`anomaly::udf`]) so jobs are SQL over Delta tables.
 //!
 //! Guarantees:
 //! - **Pure and deterministic.** A model is a function of its input only: no clock, no
@@ -28,9 +29,10 @@
 //! CLI, behind the API or inside a SQL query, so it lives below all of them and depends on
 //! nothing but plain data crates (and the canonical schemas once it reads Arrow batches).
 //! The classic score is kept as is, flaws included, because customers moving over expect the
-//! same number for the same file; improved scores will sit beside it rather than replace it.
+//! same number for the same file; v2 sits beside it rather than replacing it.
 
 pub mod anomaly;
+pub mod forecast;
 pub mod spendscore;
 
 pub use spendscore::classic::{

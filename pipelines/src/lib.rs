@@ -12,6 +12,8 @@
 //!   `transactions` commit touched → the `spend_scores` table and the scores topic.
 //! - [`follow`]: what a derived table has not consumed of `transactions` yet (the
 //!   exactly-once protocol the followers share).
+//! - [`forecasts`]: monthly and daily spend forecasts per tenant × category → the
+//!   `forecasts` table (on demand and on a schedule in `verocta up`).
 //! - [`metrics`]: the counters every component reports.
 //! - [`stack`]: broker, topics and workers in one process (`verocta up`).
 //!
@@ -20,6 +22,7 @@
 pub mod anomalies;
 pub mod batch;
 pub mod follow;
+pub mod forecasts;
 pub mod import;
 pub mod kafka;
 pub mod metrics;

@@ -12,6 +12,7 @@
 pub mod anomaly;
 pub mod arrow;
 pub mod category;
+pub mod forecast;
 pub mod ids;
 pub mod money;
 pub mod score;
@@ -21,6 +22,7 @@ pub mod wire;
 
 pub use anomaly::{Anomaly, Severity, SubjectKind};
 pub use category::Category;
+pub use forecast::Forecast;
 pub use ids::{IdError, TenantId, TransactionId};
 pub use money::{Currency, Money, MoneyError, format_minor};
 pub use score::{SCORE_METRICS, ScoreMetric, SpendScore};

@@ -1,0 +1,697 @@
+//! Spend forecasting: per tenant × category (and the tenant's total), monthly and daily, with
+//! prediction intervals; the method is chosen per series by a rolling-origin backtest against
+//! seasonal naive.
+//!
+//! Candidates (all from `augurs`, except the baseline):
+//! - `seasonal_naive`: the last season repeated (the last value when shorter than a season);
+//!   intervals from the spread of seasonal differences, widening with each season ahead;
+//! - `ets`: `AutoETS` (seasonal when the history holds two seasons, else `ZZN`), picked by AICc;
+//! - `mstl_ets`: MSTL decomposition with an `AutoETS` trend (two seasons of history needed).
+//!
+//! Choice: each applicable method forecasts `h` periods from up to [`BACKTEST_ORIGINS`] origins
+//! at the end of the history; the lowest mean MASE wins, seasonal naive on ties, so a model
+//! is only used where it beat the naive guess on this series' own past. Prophet runs offline
+//! only through `prophet-wasmstan` (wasmtime), which is not built: the benchmark compares with
+//! Python Prophet instead (`benchmarks/forecast`).
+//!
+//! Spend is never negative: points and lower bounds are clipped at 0. Everything here is pure
+//! and deterministic (AutoETS's optimiser has no randomness).
+
+use std::collections::BTreeMap;
+
+use augurs::ets::AutoETS;
+use augurs::mstl::MSTLModel;
+use augurs::{Fit, Predict};
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// Version stored with every forecast row.
+pub const FORECAST_VERSION: &str = "forecast-1";
+/// Backtest origins per series.
+pub const BACKTEST_ORIGINS: usize = 3;
+/// Nominal coverage of the prediction intervals.
+pub const INTERVAL_LEVEL: f64 = 0.95;
+
+/// Forecast periods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// Calendar days; weekly seasonality.
+    Day,
+    /// Calendar months; yearly seasonality.
+    Month,
+}
+
+impl Granularity {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+        }
+    }
+
+    /// Season length in periods.
+    pub fn season(self) -> usize {
+        match self {
+            Granularity::Day => 7,
+            Granularity::Month => 12,
+        }
+    }
+
+    /// Start of the period holding `day`.
+    pub fn period_of(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => day,
+            Granularity::Month => day.with_day(1).unwrap_or(day),
+        }
+    }
+
+    /// Start of the period `n` periods after `start`.
+    pub fn add(self, start: NaiveDate, n: usize) -> NaiveDate {
+        match self {
+            Granularity::Day => start + Duration::days(n as i64),
+            Granularity::Month => start
+                .checked_add_months(Months::new(n as u32))
+                .unwrap_or(start),
+        }
+    }
+
+    /// Last day of the period starting at `start`.
+    pub fn last_day(self, start: NaiveDate) -> NaiveDate {
+        self.add(start, 1) - Duration::days(1)
+    }
+}
+
+/// A forecasting method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Last season repeated.
+    SeasonalNaive,
+    /// AutoETS.
+    Ets,
+    /// MSTL with an AutoETS trend.
+    MstlEts,
+}
+
+impl Method {
+    /// Every method, baseline first (it wins ties).
+    pub const ALL: [Method; 3] = [Method::SeasonalNaive, Method::Ets, Method::MstlEts];
+
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::SeasonalNaive => "seasonal_naive",
+            Method::Ets => "ets",
+            Method::MstlEts => "mstl_ets",
+        }
+    }
+
+    /// Whether the method can fit `n` points with season length `m`.
+    pub fn applicable(self, n: usize, m: usize) -> bool {
+        match self {
+            Method::SeasonalNaive => n >= 1,
+            Method::Ets => n >= 4,
+            Method::MstlEts => n >= 2 * m + 1,
+        }
+    }
+}
+
+/// Errors from a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    /// The model could not fit the series (too short, degenerate, optimiser failure).
+    #[error("{method} could not fit the series: {message}")]
+    Fit {
+        /// Method.
+        method: &'static str,
+        /// The model's message.
+        message: String,
+    },
+}
+
+/// Point forecasts with interval bounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Point forecasts.
+    pub point: Vec<f64>,
+    /// Lower bounds.
+    pub lower: Vec<f64>,
+    /// Upper bounds.
+    pub upper: Vec<f64>,
+}
+
+/// Fits `method` on `y` (season length `m`) and forecasts `h` periods with intervals at
+/// `level`; points and lower bounds clipped at 0.
+pub fn fit_predict(
+    method: Method,
+    y: &[f64],
+    m: usize,
+    h: usize,
+    level: f64,
+) -> Result<Prediction, ForecastError> {
+    let fail = |message: String| ForecastError::Fit {
+        method: method.as_str(),
+        message,
+    };
+    if !method.applicable(y.len(), m) {
+        return Err(fail(format!("{} points are too few", y.len())));
+    }
+    let forecast = match method {
+        Method::SeasonalNaive => return Ok(clip(seasonal_naive(y, m, h, level))),
+        Method::Ets => {
+            let season = if y.len() >= 2 * m { m } else { 1 };
+            let spec = if season > 1 { "ZZZ" } else { "ZZN" };
+            let model = AutoETS::new(season, spec).map_err(|e| fail(e.to_string()))?;
+            model
+                .fit(y)
+                .map_err(|e| fail(e.to_string()))?
+                .predict(h, level)
+                .map_err(|e| fail(e.to_string()))?
+        }
+        Method::MstlEts => {
+            let trend = AutoETS::non_seasonal().into_trend_model();
+            MSTLModel::new(vec![m], trend)
+                .fit(y)
+                .map_err(|e| fail(e.to_string()))?
+                .predict(h, level)
+                .map_err(|e| fail(e.to_string()))?
+        }
+    };
+    let point = forecast.point;
+    if point.len() != h || point.iter().any(|p| !p.is_finite()) {
+        return Err(fail("non-finite forecast".into()));
+    }
+    let (lower, upper) = match forecast.intervals {
+        Some(i) if i.lower.len() == h && i.upper.len() == h => (i.lower, i.upper),
+        _ => (point.clone(), point.clone()),
+    };
+    Ok(clip(Prediction {
+        point,
+        lower,
+        upper,
+    }))
+}
+
+fn clip(mut p: Prediction) -> Prediction {
+    for v in p.point.iter_mut().chain(p.lower.iter_mut()) {
+        *v = v.max(0.0);
+    }
+    for (u, point) in p.upper.iter_mut().zip(&p.point) {
+        if !u.is_finite() || *u < *point {
+            *u = *point;
+        }
+    }
+    p
+}
+
+/// Seasonal naive with normal intervals: σ from the in-sample seasonal differences, scaled by
+/// √(seasons ahead). Falls back to naive (lag 1) when shorter than a season.
+pub fn seasonal_naive(y: &[f64], m: usize, h: usize, level: f64) -> Prediction {
+    let lag = if y.len() > m { m } else { 1 };
+    let n = y.len();
+    let point: Vec<f64> = (0..h).map(|i| y[n - lag + (i % lag)]).collect();
+    let diffs: Vec<f64> = (lag..n).map(|t| y[t] - y[t - lag]).collect();
+    let sigma = if diffs.is_empty() {
+        0.0
+    } else {
+        (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt()
+    };
+    let z = normal_quantile(0.5 + level / 2.0);
+    let mut lower = Vec::with_capacity(h);
+    let mut upper = Vec::with_capacity(h);
+    for (i, p) in point.iter().enumerate() {
+        let k = (i / lag + 1) as f64;
+        lower.push(p - z * sigma * k.sqrt());
+        upper.push(p + z * sigma * k.sqrt());
+    }
+    Prediction {
+        point,
+        lower,
+        upper,
+    }
+}
+
+/// Standard normal quantile (Acklam's rational approximation; |error| < 1.2e-9).
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// MASE of `forecast` against `actual`, scaled by the in-sample MAE of the seasonal naive
+/// (lag `m`, or 1 when `train` is not longer than a season). `None` when the scale is 0.
+pub fn mase(actual: &[f64], forecast: &[f64], train: &[f64], m: usize) -> Option<f64> {
+    let lag = if train.len() > m { m } else { 1 };
+    if train.len() <= lag || actual.is_empty() {
+        return None;
+    }
+    let scale = (lag..train.len())
+        .map(|t| (train[t] - train[t - lag]).abs())
+        .sum::<f64>()
+        / (train.len() - lag) as f64;
+    if scale <= 0.0 {
+        return None;
+    }
+    let mae = actual
+        .iter()
+        .zip(forecast)
+        .map(|(a, f)| (a - f).abs())
+        .sum::<f64>()
+        / actual.len() as f64;
+    Some(mae / scale)
+}
+
+/// Symmetric MAPE in percent (a term is 0 when both values are 0).
+pub fn smape(actual: &[f64], forecast: &[f64]) -> f64 {
+    let terms: Vec<f64> = actual
+        .iter()
+        .zip(forecast)
+        .map(|(a, f)| {
+            let denominator = a.abs() + f.abs();
+            if denominator == 0.0 {
+                0.0
+            } else {
+                200.0 * (a - f).abs() / denominator
+            }
+        })
+        .collect();
+    terms.iter().sum::<f64>() / terms.len().max(1) as f64
+}
+
+/// Mean MASE of `method` over rolling origins: the last `origins` windows of `h` periods, each
+/// forecast from the history before it. `None` when no origin leaves enough history (or the
+/// method failed at every origin).
+pub fn backtest(method: Method, y: &[f64], m: usize, h: usize, origins: usize) -> Option<f64> {
+    let mut scores = Vec::new();
+    for k in (1..=origins).rev() {
+        let Some(cut) = y.len().checked_sub(k * h) else {
+            continue;
+        };
+        let (train, test) = (&y[..cut], &y[cut..cut + h]);
+        if !method.applicable(train.len(), m) || train.len() < m.min(12) {
+            continue;
+        }
+        let Ok(prediction) = fit_predict(method, train, m, h, INTERVAL_LEVEL) else {
+            continue;
+        };
+        if let Some(score) = mase(test, &prediction.point, train, m) {
+            scores.push(score);
+        }
+    }
+    (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
+/// A chosen method and its forecast.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesForecast {
+    /// The method used.
+    pub method: Method,
+    /// Its forecast of the next `h` periods.
+    pub prediction: Prediction,
+    /// Its backtest MASE.
+    pub backtest_mase: Option<f64>,
+    /// Seasonal naive's backtest MASE.
+    pub baseline_mase: Option<f64>,
+}
+
+/// Picks the method with the lowest backtest MASE (seasonal naive on ties or when nothing can
+/// be backtested) and forecasts `h` periods with it from the whole history.
+pub fn choose_and_forecast(y: &[f64], m: usize, h: usize) -> Option<SeriesForecast> {
+    if y.is_empty() || h == 0 {
+        return None;
+    }
+    let scored: Vec<(Method, Option<f64>)> = Method::ALL
+        .iter()
+        .map(|&method| (method, backtest(method, y, m, h, BACKTEST_ORIGINS)))
+        .collect();
+    let baseline_mase = scored[0].1;
+    let mut ranked: Vec<(Method, f64)> = scored
+        .iter()
+        .filter_map(|(method, score)| score.map(|s| (*method, s)))
+        .collect();
+    // Stable sort: on equal scores the earlier (simpler) method stays first.
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let candidates = ranked
+        .iter()
+        .map(|(method, score)| (*method, Some(*score)))
+        .chain(std::iter::once((Method::SeasonalNaive, baseline_mase)));
+    for (method, backtest_mase) in candidates {
+        if let Ok(prediction) = fit_predict(method, y, m, h, INTERVAL_LEVEL) {
+            return Some(SeriesForecast {
+                method,
+                prediction,
+                backtest_mase,
+                baseline_mase,
+            });
+        }
+    }
+    None
+}
+
+/// One series' history: consecutive periods from `start`, no gaps (missing periods are 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Category code, "" for the total.
+    pub category: String,
+    /// Currency of the values.
+    pub currency: String,
+    /// Periods.
+    pub granularity: Granularity,
+    /// First period.
+    pub start: NaiveDate,
+    /// Spend per period, major units.
+    pub values: Vec<f64>,
+}
+
+impl History {
+    /// Start of the last observed period.
+    pub fn last_period(&self) -> NaiveDate {
+        self.granularity
+            .add(self.start, self.values.len().saturating_sub(1))
+    }
+}
+
+/// Daily spend rows (tenant, category, currency, digits, day, minor) → per-tenant histories
+/// for the tenant's main currency: one per category plus the total (category ""), monthly and
+/// daily. Only complete periods count: a tenant's history ends with the last period that
+/// ends on or before its latest spend day. Daily histories keep the last `daily_days` days.
+pub fn histories(rows: &[DailySpend], daily_days: usize) -> Vec<History> {
+    // tenant → currency → rows
+    let mut by_tenant: BTreeMap<&str, BTreeMap<&str, Vec<&DailySpend>>> = BTreeMap::new();
+    for row in rows {
+        by_tenant
+            .entry(&row.tenant_id)
+            .or_default()
+            .entry(&row.currency)
+            .or_default()
+            .push(row);
+    }
+    let mut out = Vec::new();
+    for (tenant, currencies) in by_tenant {
+        let Some((currency, rows)) = currencies
+            .into_iter()
+            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
+        else {
+            continue;
+        };
+        let Some(latest) = rows.iter().map(|r| r.day).max() else {
+            continue;
+        };
+        for granularity in [Granularity::Month, Granularity::Day] {
+            out.extend(tenant_histories(
+                tenant,
+                currency,
+                &rows,
+                granularity,
+                latest,
+                daily_days,
+            ));
+        }
+    }
+    out
+}
+
+fn tenant_histories(
+    tenant: &str,
+    currency: &str,
+    rows: &[&DailySpend],
+    granularity: Granularity,
+    latest: NaiveDate,
+    daily_days: usize,
+) -> Vec<History> {
+    // The last complete period: the one holding `latest` if it ends there, else the one before.
+    let current = granularity.period_of(latest);
+    let end = if granularity.last_day(current) == latest {
+        current
+    } else {
+        match granularity {
+            Granularity::Day => current - Duration::days(1),
+            Granularity::Month => current
+                .checked_sub_months(Months::new(1))
+                .unwrap_or(current),
+        }
+    };
+    let first_day = rows.iter().map(|r| r.day).min().unwrap_or(latest);
+    let mut start = granularity.period_of(first_day);
+    if granularity == Granularity::Day {
+        start = start.max(end - Duration::days(daily_days as i64 - 1));
+    }
+    if end < start {
+        return Vec::new();
+    }
+    let periods = match granularity {
+        Granularity::Day => (end - start).num_days() as usize + 1,
+        Granularity::Month => {
+            ((end.year() - start.year()) * 12 + end.month() as i32 - start.month() as i32) as usize
+                + 1
+        }
+    };
+    let index = |day: NaiveDate| -> Option<usize> {
+        let period = granularity.period_of(day);
+        if period < start || period > end {
+            return None;
+        }
+        Some(match granularity {
+            Granularity::Day => (period - start).num_days() as usize,
+            Granularity::Month => {
+                ((period.year() - start.year()) * 12 + period.month() as i32 - start.month() as i32)
+                    as usize
+            }
+        })
+    };
+    let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    series.insert("", vec![0.0; periods]);
+    for row in rows {
+        let Some(i) = index(row.day) else { continue };
+        let amount = row.spend_minor as f64 / 10f64.powi(i32::from(row.digits));
+        for key in ["", row.category.as_str()] {
+            series.entry(key).or_insert_with(|| vec![0.0; periods])[i] += amount;
+        }
+    }
+    series
+        .into_iter()
+        .map(|(category, values)| History {
+            tenant_id: tenant.into(),
+            category: category.into(),
+            currency: currency.into(),
+            granularity,
+            start,
+            values,
+        })
+        .collect()
+}
+
+/// One tenant's spend on one day in one category and currency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DailySpend {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Category code.
+    pub category: String,
+    /// Currency code.
+    pub currency: String,
+    /// Its minor digits.
+    pub digits: u8,
+    /// Day.
+    pub day: NaiveDate,
+    /// Spend that day, minor units.
+    pub spend_minor: i64,
+}
+
+/// The query giving [`DailySpend`] rows from a table of canonical transactions.
+pub fn daily_spend_sql(source: &str, filter: &str) -> String {
+    format!(
+        "SELECT tenant_id, category, currency, max(currency_digits) AS currency_digits, \
+                booked_date, CAST(sum(amount_minor) AS BIGINT) AS spend_minor \
+         FROM {source} WHERE class = 'spend' AND ({filter}) \
+         GROUP BY tenant_id, category, currency, booked_date \
+         ORDER BY tenant_id, category, currency, booked_date"
+    )
+}
+
+/// Reads [`daily_spend_sql`] batches.
+pub fn daily_spend_from_batches(
+    batches: &[arrow_array::RecordBatch],
+) -> Result<Vec<DailySpend>, crate::anomaly::features::FeatureError> {
+    use crate::anomaly::features::{text, typed};
+    use arrow_array::types::{Date32Type, Int8Type, Int64Type};
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let tenant = text(batch, "tenant_id")?;
+        let category = text(batch, "category")?;
+        let currency = text(batch, "currency")?;
+        let digits = typed::<arrow_array::PrimitiveArray<Int8Type>>(batch, "currency_digits")?;
+        let day = typed::<arrow_array::PrimitiveArray<Date32Type>>(batch, "booked_date")?;
+        let spend = typed::<arrow_array::PrimitiveArray<Int64Type>>(batch, "spend_minor")?;
+        for i in 0..batch.num_rows() {
+            rows.push(DailySpend {
+                tenant_id: tenant[i].clone(),
+                category: category[i].clone(),
+                currency: currency[i].clone(),
+                digits: u8::try_from(digits.value(i)).unwrap_or(2),
+                day: epoch + Duration::days(i64::from(day.value(i))),
+                spend_minor: spend.value(i),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seasonal monthly series with trend and a little deterministic noise.
+    fn seasonal(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|t| {
+                let season = [1.0, 0.9, 1.1, 1.0, 1.2, 1.3, 0.8, 0.7, 1.0, 1.1, 1.2, 1.6][t % 12];
+                let noise = ((t * 7919) % 13) as f64 / 13.0 - 0.5;
+                (1000.0 + 10.0 * t as f64) * season + 20.0 * noise
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seasonal_naive_repeats_the_last_season_with_widening_intervals() {
+        let y: Vec<f64> = (0..24)
+            .map(|t| (t % 12) as f64 + if t >= 12 { 1.0 } else { 0.0 })
+            .collect();
+        let p = seasonal_naive(&y, 12, 14, 0.95);
+        assert_eq!(p.point[0], y[12]);
+        assert_eq!(p.point[13], y[13]);
+        let width = |i: usize| p.upper[i] - p.lower[i];
+        assert!(width(13) > width(0));
+        // σ = 1 (every seasonal difference is 1): the first interval is ±1.96.
+        assert!((width(0) / 2.0 - 1.959_964).abs() < 1e-5, "{}", width(0));
+    }
+
+    #[test]
+    fn mase_and_smape_follow_their_definitions() {
+        let train = [1.0, 2.0, 3.0, 4.0];
+        // Naive in-sample MAE is 1, forecast errors are 1 and 3.
+        assert_eq!(mase(&[5.0, 6.0], &[4.0, 3.0], &train, 12), Some(2.0));
+        assert_eq!(mase(&[1.0], &[1.0], &[2.0, 2.0, 2.0], 12), None);
+        assert!((smape(&[100.0, 0.0], &[50.0, 0.0]) - 33.333_333).abs() < 1e-4);
+    }
+
+    #[test]
+    fn models_beat_seasonal_naive_on_a_trending_seasonal_series() {
+        let y = seasonal(60);
+        let naive = backtest(Method::SeasonalNaive, &y, 12, 6, 3).unwrap();
+        let mstl = backtest(Method::MstlEts, &y, 12, 6, 3).unwrap();
+        assert!(mstl < naive, "mstl {mstl} vs naive {naive}");
+        let chosen = choose_and_forecast(&y, 12, 6).unwrap();
+        assert_ne!(chosen.method, Method::SeasonalNaive);
+        assert!(chosen.backtest_mase.unwrap() <= chosen.baseline_mase.unwrap());
+        let p = &chosen.prediction;
+        assert_eq!(p.point.len(), 6);
+        for i in 0..6 {
+            assert!(
+                p.lower[i] <= p.point[i] && p.point[i] <= p.upper[i],
+                "{p:?}"
+            );
+            assert!(p.lower[i] >= 0.0);
+        }
+    }
+
+    #[test]
+    fn short_series_fall_back_to_what_can_fit() {
+        let chosen = choose_and_forecast(&[5.0, 7.0, 6.0], 12, 3).unwrap();
+        assert_eq!(chosen.method, Method::SeasonalNaive);
+        assert_eq!(chosen.prediction.point, vec![6.0, 6.0, 6.0]);
+        assert_eq!(chosen.backtest_mase, None);
+        assert!(choose_and_forecast(&[], 12, 3).is_none());
+    }
+
+    #[test]
+    fn histories_end_at_the_last_complete_period_and_fill_gaps() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let row = |d: &str, category: &str, minor: i64| DailySpend {
+            tenant_id: "t".into(),
+            category: category.into(),
+            currency: "GBP".into(),
+            digits: 2,
+            day: day(d),
+            spend_minor: minor,
+        };
+        let rows = vec![
+            row("2024-01-05", "travel", 10_000),
+            row("2024-03-10", "travel", 5_000),
+            row("2024-03-11", "software_saas", 2_500),
+            row("2024-04-15", "travel", 99_900),
+        ];
+        let all = histories(&rows, 30);
+        let monthly: Vec<&History> = all
+            .iter()
+            .filter(|h| h.granularity == Granularity::Month)
+            .collect();
+        // April is incomplete (latest day the 15th): months are Jan..Mar.
+        let total = monthly.iter().find(|h| h.category.is_empty()).unwrap();
+        assert_eq!(total.start, day("2024-01-01"));
+        assert_eq!(total.values, vec![100.0, 0.0, 75.0]);
+        let travel = monthly.iter().find(|h| h.category == "travel").unwrap();
+        assert_eq!(travel.values, vec![100.0, 0.0, 50.0]);
+        assert_eq!(travel.last_period(), day("2024-03-01"));
+        let daily_total = all
+            .iter()
+            .find(|h| h.granularity == Granularity::Day && h.category.is_empty())
+            .unwrap();
+        // The latest day is complete: the last 30 days end on 2024-04-15.
+        assert_eq!(daily_total.values.len(), 30);
+        assert_eq!(daily_total.last_period(), day("2024-04-15"));
+        assert_eq!(*daily_total.values.last().unwrap(), 999.0);
+    }
+
+    #[test]
+    fn normal_quantile_is_accurate() {
+        assert!((normal_quantile(0.975) - 1.959_963_985).abs() < 1e-8);
+        assert!(normal_quantile(0.5).abs() < 1e-12);
+    }
+}
