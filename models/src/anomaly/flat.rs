@@ -15,7 +15,9 @@
 //! changes no sum and no `<= 0` test); a leaf's path length is built with the crate's own
 //! nesting (`1 + (1 + (… + c(n)))`), and the per-tree lengths are summed in tree order as the
 //! crate does. The tests compare every score with the crate's. (A NaN feature would reach
-//! the crate's sum through a zero coefficient and not here; features are never NaN.)
+//! the crate's sum through a zero coefficient and not here; features are never NaN.) Across
+//! builds with different optimisation the final `2^x` may differ in its last bit, because
+//! LLVM may turn `powf(2, x)` into `exp2(x)`; the path lengths, and so every decision, do not.
 //!
 //! The forest is read through its serde form (the crate exposes no other view of its trees),
 //! once, when a model is trained or loaded.
