@@ -24,6 +24,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use chrono::NaiveDate;
 
+pub use super::amounts::{DEFAULT_APPROVAL_LIMITS, round_amount_score, under_limit_score};
 use super::{FEATURE_COUNT, Features, SpendRow};
 
 /// Names of the features, in vector order.
@@ -272,66 +273,4 @@ fn read_batch(batch: &RecordBatch, rows: &mut Vec<SpendRow>) -> Result<(), Featu
         });
     }
     Ok(())
-}
-
-/// How "round" an amount is: 1 for a whole multiple of 1,000 in major units, 0.75 of 100,
-/// 0.5 of 10, 0.25 for a whole amount, 0 with minor units. Invented expense claims and
-/// fraudulent invoices are round far more often than real purchases.
-pub fn round_amount_score(amount_minor: i64, digits: u8) -> f64 {
-    let unit = 10i64.pow(u32::from(digits.min(4)));
-    if amount_minor == 0 || amount_minor % unit != 0 {
-        return 0.0;
-    }
-    let major = amount_minor / unit;
-    if major % 1_000 == 0 {
-        1.0
-    } else if major % 100 == 0 {
-        0.75
-    } else if major % 10 == 0 {
-        0.5
-    } else {
-        0.25
-    }
-}
-
-/// Approval limits (major units) that [`under_limit_score`] measures against by default.
-pub const DEFAULT_APPROVAL_LIMITS: [i64; 6] = [500, 1_000, 2_500, 5_000, 10_000, 25_000];
-
-/// How close an amount sits just under an approval limit: 0 unless it is within 10% below
-/// one, rising to 1 a cent below it.
-pub fn under_limit_score(amount_minor: i64, digits: u8, limits_major: &[i64]) -> f64 {
-    let unit = 10f64.powi(i32::from(digits.min(4)));
-    let amount = amount_minor as f64 / unit;
-    limits_major
-        .iter()
-        .map(|&limit| limit as f64)
-        .filter(|&limit| amount < limit && amount >= 0.9 * limit)
-        .map(|limit| (amount - 0.9 * limit) / (0.1 * limit))
-        .fold(0.0, f64::max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_amounts() {
-        assert_eq!(round_amount_score(500_000, 2), 1.0);
-        assert_eq!(round_amount_score(30_000, 2), 0.75);
-        assert_eq!(round_amount_score(2_000, 2), 0.5);
-        assert_eq!(round_amount_score(700, 2), 0.25);
-        assert_eq!(round_amount_score(123_456, 2), 0.0);
-        assert_eq!(round_amount_score(5_000, 0), 1.0);
-        assert_eq!(round_amount_score(0, 2), 0.0);
-    }
-
-    #[test]
-    fn just_under_a_limit() {
-        let limits = DEFAULT_APPROVAL_LIMITS;
-        assert_eq!(under_limit_score(80_000, 2, &limits), 0.0);
-        assert!((under_limit_score(95_000, 2, &limits) - 0.5).abs() < 1e-9);
-        assert!(under_limit_score(99_999, 2, &limits) > 0.99);
-        assert_eq!(under_limit_score(100_000, 2, &limits), 0.0);
-        assert!((under_limit_score(4_900, 0, &limits) - 0.8).abs() < 1e-9);
-    }
 }

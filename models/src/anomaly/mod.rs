@@ -19,6 +19,7 @@
 //! clock, no randomness at scoring time; `detected_at` is passed in). A row is judged only
 //! against rows booked before it, so streaming micro-batches and a batch re-run agree.
 
+pub mod amounts;
 pub mod features;
 pub mod flat;
 pub mod forest;
