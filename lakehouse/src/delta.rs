@@ -28,6 +28,8 @@ use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use verocta_schemas::arrow::transaction_schema;
 
+use crate::id_index::{IdIndex, PartKey, id_bits};
+
 /// Name of the transactions table.
 pub const TRANSACTIONS_TABLE: &str = "transactions";
 
@@ -337,10 +339,15 @@ async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Resul
     Ok(())
 }
 
+/// Ids the dedupe index may hold before it evicts (tenant, month) entries: about 16 bytes
+/// each plus hash-table overhead, so well under 100 MB whatever the table's size.
+pub const ID_INDEX_CAPACITY: usize = 2_000_000;
+
 /// The `transactions` Delta table.
 pub struct TransactionsTable {
     path: PathBuf,
     table: DeltaTable,
+    index: IdIndex,
 }
 
 /// What an append did.
@@ -373,6 +380,7 @@ impl TransactionsTable {
             return Ok(TransactionsTable {
                 path: path.to_path_buf(),
                 table,
+                index: IdIndex::new(ID_INDEX_CAPACITY),
             });
         }
         let schema: StructType = transactions_table_schema()
@@ -393,6 +401,7 @@ impl TransactionsTable {
         Ok(TransactionsTable {
             path: path.to_path_buf(),
             table: created,
+            index: IdIndex::new(ID_INDEX_CAPACITY),
         })
     }
 
@@ -446,7 +455,13 @@ impl TransactionsTable {
             }
         }
         let with_month = add_booked_month(batch)?;
-        let (fresh, duplicates) = self.drop_known_ids(&with_month).await?;
+        let (fresh, duplicates) = match self.drop_known_ids(&with_month).await {
+            Ok(split) => split,
+            Err(error) => {
+                self.index.reset(None);
+                return Err(error);
+            }
+        };
         let txns: Vec<DeltaTxn> = offsets
             .iter()
             .map(|(app_id, version)| DeltaTxn::new(app_id, *version))
@@ -462,7 +477,8 @@ impl TransactionsTable {
         let sorted = sort_for_pruning(&fresh)?;
         let properties = deltalake::kernel::transaction::CommitProperties::default()
             .with_application_transactions(txns);
-        let table = self
+        let started_from = self.table.version();
+        let result = self
             .table
             .clone()
             .write(if written > 0 { vec![sorted] } else { vec![] })
@@ -470,8 +486,17 @@ impl TransactionsTable {
             .with_partition_columns(["booked_month"])
             .with_commit_properties(properties)
             .await
-            .map_err(delta_error(&self.path))?;
+            .map_err(delta_error(&self.path));
+        let table = match result {
+            Ok(table) => table,
+            Err(error) => {
+                // Whether the commit happened is unknown: rebuild the index from the table.
+                self.index.reset(None);
+                return Err(error);
+            }
+        };
         self.table = table;
+        self.index_written(&fresh, started_from)?;
         Ok(AppendOutcome {
             written,
             duplicates,
@@ -480,66 +505,145 @@ impl TransactionsTable {
     }
 
     /// Drops rows whose id appears earlier in the batch or already in the table.
-    async fn drop_known_ids(&self, batch: &RecordBatch) -> Result<(RecordBatch, usize), LakeError> {
+    async fn drop_known_ids(
+        &mut self,
+        batch: &RecordBatch,
+    ) -> Result<(RecordBatch, usize), LakeError> {
         let ids = string_column(batch, "transaction_id")?;
         let tenants = string_column(batch, "tenant_id")?;
         let months = string_column(batch, "booked_month")?;
-        let tenant_set: HashSet<&str> = (0..batch.num_rows()).map(|i| tenants.value(i)).collect();
-        let month_set: HashSet<&str> = (0..batch.num_rows()).map(|i| months.value(i)).collect();
-        let known = self.existing_ids(&tenant_set, &month_set).await?;
-        let mut seen = HashSet::with_capacity(batch.num_rows());
-        let keep: BooleanArray = (0..batch.num_rows())
-            .map(|i| {
-                let id = ids.value(i);
-                Some(!known.contains(id) && seen.insert(id))
-            })
+        let keys: HashSet<PartKey> = (0..batch.num_rows())
+            .map(|i| (tenants.value(i).to_string(), months.value(i).to_string()))
             .collect();
-        let kept = arrow_select_filter(batch, &keep)?;
+        self.catch_up_index().await?;
+        self.index.evict_except(&keys);
+        self.load_index(&keys).await?;
+        let mut seen = HashSet::with_capacity(batch.num_rows());
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let id = ids.value(i);
+            let bits = id_bits(id).ok_or_else(|| invalid_id(id))?;
+            let known = self.index.contains(tenants.value(i), months.value(i), bits);
+            keep.push(Some(!known && seen.insert(bits)));
+        }
+        let kept = arrow_select_filter(batch, &BooleanArray::from(keep))?;
         let dropped = batch.num_rows() - kept.num_rows();
         Ok((kept, dropped))
     }
 
-    async fn existing_ids(
-        &self,
-        tenants: &HashSet<&str>,
-        months: &HashSet<&str>,
-    ) -> Result<HashSet<String>, LakeError> {
-        if self
-            .table
-            .snapshot()
-            .map(|s| s.log_data().num_files())
-            .unwrap_or(0)
-            == 0
-        {
-            return Ok(HashSet::new());
-        }
-        let ctx = SessionContext::new();
-        register(&ctx, "t", &self.table).await?;
-        // Tenant ids and months are validated ([A-Za-z0-9._-] and YYYY-MM), so quoting is safe.
-        let list = |values: &HashSet<&str>| {
-            values
-                .iter()
-                .map(|v| format!("'{v}'"))
-                .collect::<Vec<_>>()
-                .join(",")
+    /// Brings the index to the table's current version by reading only the files other
+    /// writers' commits added to months it holds; resets it when the log cannot tell.
+    async fn catch_up_index(&mut self) -> Result<(), LakeError> {
+        let current = self.table.version();
+        let (Some(from), Some(to)) = (self.index.version(), current) else {
+            self.index.reset(current);
+            return Ok(());
         };
-        let query = format!(
-            "SELECT transaction_id FROM t WHERE booked_month IN ({}) AND tenant_id IN ({})",
-            list(months),
-            list(tenants)
-        );
-        let batches = ctx.sql(&query).await?.collect().await?;
-        let mut known = HashSet::new();
-        for batch in &batches {
-            let column = batch.column(0);
-            let ids = deltalake::arrow::compute::cast(column, &DataType::Utf8)?;
-            let ids = ids
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or(LakeError::Location("transaction_id".into()))?;
-            known.extend((0..ids.len()).map(|i| ids.value(i).to_string()));
+        if from == to {
+            return Ok(());
         }
-        Ok(known)
+        if from > to || self.index.is_empty() {
+            self.index.reset(current);
+            return Ok(());
+        }
+        let mut files = Vec::new();
+        for version in from + 1..=to {
+            let commit = self
+                .path
+                .join("_delta_log")
+                .join(format!("{version:020}.json"));
+            let Some(paths) = std::fs::read_to_string(&commit)
+                .ok()
+                .and_then(|text| added_data_files(&text))
+            else {
+                tracing::debug!(version, "dedupe index reset: commit not attributable");
+                self.index.reset(current);
+                return Ok(());
+            };
+            files.extend(
+                paths
+                    .into_iter()
+                    .filter(|path| month_of_file(path).is_some_and(|m| self.index.has_month(&m))),
+            );
+        }
+        for (tenant, month, id) in read_file_ids(&self.path, &files).await? {
+            let bits = id_bits(&id).ok_or_else(|| invalid_id(&id))?;
+            self.index.add(&tenant, &month, bits);
+        }
+        self.index.set_version(current);
+        Ok(())
+    }
+
+    /// Loads the (tenant, month) keys the index lacks from the table (one query).
+    async fn load_index(&mut self, keys: &HashSet<PartKey>) -> Result<(), LakeError> {
+        let missing: Vec<&PartKey> = keys.iter().filter(|k| !self.index.has(k)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut loaded: HashMap<PartKey, HashSet<u128>> = missing
+            .iter()
+            .map(|key| ((*key).clone(), HashSet::new()))
+            .collect();
+        if self.file_count() > 0 {
+            let ctx = SessionContext::new();
+            register(&ctx, "t", &self.table).await?;
+            // Tenant ids and months are validated ([A-Za-z0-9._-] and YYYY-MM), so quoting is
+            // safe.
+            let list = |values: BTreeSet<&str>| {
+                values
+                    .iter()
+                    .map(|v| format!("'{v}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let query = format!(
+                "SELECT tenant_id, booked_month, transaction_id FROM t \
+                 WHERE booked_month IN ({}) AND tenant_id IN ({})",
+                list(missing.iter().map(|(_, m)| m.as_str()).collect()),
+                list(missing.iter().map(|(t, _)| t.as_str()).collect())
+            );
+            let batches = ctx.sql(&query).await?.collect().await?;
+            for batch in &batches {
+                let tenants = crate::text_column(batch, 0)?;
+                let months = crate::text_column(batch, 1)?;
+                let ids = crate::text_column(batch, 2)?;
+                for ((tenant, month), id) in tenants.into_iter().zip(months).zip(ids) {
+                    let bits = id_bits(&id).ok_or_else(|| invalid_id(&id))?;
+                    // The query's tenant x month product may return keys not asked for.
+                    if let Some(set) = loaded.get_mut(&(tenant, month)) {
+                        set.insert(bits);
+                    }
+                }
+            }
+        }
+        for (key, ids) in loaded {
+            self.index.load(key, ids);
+        }
+        Ok(())
+    }
+
+    /// Adds a committed batch's ids to the index. When another commit slipped in between
+    /// (Delta resolved a concurrent append), the index stays at the version it was exact for
+    /// and the next catch-up reads both commits.
+    fn index_written(
+        &mut self,
+        written: &RecordBatch,
+        started_from: Option<u64>,
+    ) -> Result<(), LakeError> {
+        let ids = string_column(written, "transaction_id")?;
+        let tenants = string_column(written, "tenant_id")?;
+        let months = string_column(written, "booked_month")?;
+        for i in 0..written.num_rows() {
+            let bits = id_bits(ids.value(i)).ok_or_else(|| invalid_id(ids.value(i)))?;
+            self.index.add(tenants.value(i), months.value(i), bits);
+        }
+        let committed = self.table.version();
+        let consecutive =
+            matches!((started_from, committed), (Some(from), Some(to)) if to == from + 1);
+        if consecutive {
+            self.index.set_version(committed);
+        }
+        Ok(())
     }
 
     /// Rows in the table.
@@ -634,6 +738,50 @@ fn added_data_files(commit: &str) -> Option<Vec<String>> {
         }
     }
     Some(paths)
+}
+
+/// The `booked_month` partition value in a data file's path (`booked_month=2024-01/...`).
+fn month_of_file(path: &str) -> Option<String> {
+    let decoded = percent_decode(path);
+    let start = decoded.find("booked_month=")? + "booked_month=".len();
+    let rest = &decoded[start..];
+    Some(rest.split('/').next()?.to_string())
+}
+
+/// (tenant, month, id) of every row in the given data files of a table.
+async fn read_file_ids(
+    root: &Path,
+    files: &[String],
+) -> Result<Vec<(String, String, String)>, LakeError> {
+    let mut rows = Vec::new();
+    for file in files {
+        let Some(month) = month_of_file(file) else {
+            continue;
+        };
+        let ctx = SessionContext::new();
+        let path = root.join(percent_decode(file)).display().to_string();
+        let frame = ctx
+            .read_parquet(path, ParquetReadOptions::default())
+            .await?
+            .select_columns(&["tenant_id", "transaction_id"])?;
+        for batch in frame.collect().await? {
+            let tenants = crate::text_column(&batch, 0)?;
+            let ids = crate::text_column(&batch, 1)?;
+            rows.extend(
+                tenants
+                    .into_iter()
+                    .zip(ids)
+                    .map(|(tenant, id)| (tenant, month.clone(), id)),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+fn invalid_id(id: &str) -> LakeError {
+    LakeError::Location(format!(
+        "transaction_id `{id}` in the transactions table is not `tx_` + 32 hex digits"
+    ))
 }
 
 /// Decodes `%XX` escapes in a Delta log path.

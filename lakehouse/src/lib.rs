@@ -16,6 +16,7 @@
 pub mod clickhouse;
 pub mod delta;
 pub mod file_sink;
+pub mod id_index;
 
 pub use delta::{AppendOutcome, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};

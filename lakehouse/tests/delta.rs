@@ -139,6 +139,48 @@ async fn ids_already_in_the_table_or_repeated_in_a_batch_are_written_once() {
 }
 
 #[tokio::test]
+async fn each_writer_dedupes_against_what_the_other_writers_committed() {
+    // Each handle keeps its own id index between appends; it must learn the other handle's
+    // commits (read from the files they added), survive compaction, and still write once.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut first = lake.transactions().await.unwrap();
+    let mut second = lake.transactions().await.unwrap();
+    let none = HashMap::new();
+    let append = |rows: Vec<Transaction>| transactions_to_batch(&rows).unwrap();
+    first
+        .append(&append(transactions(0..50)), &[], &none)
+        .await
+        .unwrap();
+    let outcome = second
+        .append(&append(transactions(40..100)), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.duplicates), (50, 10));
+    let outcome = first
+        .append(&append(transactions(90..120)), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.written, outcome.duplicates),
+        (20, 10),
+        "the first writer knows the second's rows 90..100"
+    );
+    first.compact().await.unwrap();
+    let outcome = second
+        .append(&append(transactions(0..130)), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.duplicates), (10, 120));
+    let outcome = first
+        .append(&append(transactions(125..140)), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.duplicates), (10, 5));
+    assert_eq!(count(&lake).await, 140);
+}
+
+#[tokio::test]
 async fn compaction_cuts_files_and_keeps_rows_and_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::in_data_dir(dir.path());

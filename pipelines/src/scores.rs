@@ -19,6 +19,7 @@
 
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
 use verocta_lakehouse::{Lake, LakeError, TRANSACTIONS_TABLE};
 use verocta_models::anomaly::features::FeatureError;
 use verocta_models::spendscore::v2;
@@ -116,20 +117,15 @@ impl ScoreJob {
         step.full = touched.is_none();
         let ctx = self.lake.session_at(TRANSACTIONS_TABLE, latest).await?;
         let filter = tenant_filter(touched.as_ref());
-        let batches = ctx
+        let rows = ctx
             .sql(&v2::rows_sql(TRANSACTIONS_TABLE, &filter))
             .await
             .map_err(LakeError::from)?
-            .collect()
+            .execute_stream()
             .await
             .map_err(LakeError::from)?;
-        let tenants = v2::tenants_from_batches(&batches)?;
-        step.tenants = tenants.len();
-        let scored_at = chrono::Utc::now();
-        let scores =
-            tokio::task::spawn_blocking(move || score_all(&tenants, latest_i64, scored_at))
-                .await
-                .map_err(|e| ScoreJobError::Task(e.to_string()))?;
+        let (tenants, scores) = score_stream(rows, latest_i64, chrono::Utc::now()).await?;
+        step.tenants = tenants;
         step.scores = scores.len();
         // Commit even an empty step: it records the consumed version, so it is not redone.
         let batch = scores_to_batch(&scores)?;
@@ -161,6 +157,74 @@ impl ScoreJob {
         );
         Ok((step, scores))
     }
+}
+
+/// Scores the rows of [`v2::rows_sql`] (ordered by tenant) as they stream in: a tenant is
+/// scored as soon as a row of the next tenant arrives, so only the tenants of the batch at
+/// hand are held as rows, not the whole table (the query's sort still buffers its input, as
+/// Arrow columns). Returns the number of tenants and their scores.
+async fn score_stream<E>(
+    mut rows: impl futures::Stream<Item = Result<RecordBatch, E>> + Unpin,
+    source_version: i64,
+    scored_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(usize, Vec<SpendScore>), ScoreJobError>
+where
+    LakeError: From<E>,
+{
+    use futures::StreamExt;
+    let mut tenants = 0;
+    let mut scores = Vec::new();
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    while let Some(batch) = rows.next().await {
+        let batch = batch.map_err(LakeError::from)?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let last = verocta_lakehouse::text_column(&batch.slice(batch.num_rows() - 1, 1), 0)?;
+        pending.push(batch);
+        // Rows are sorted by tenant, so every row before the last tenant's first row belongs
+        // to a tenant that is complete.
+        let mut complete = Vec::new();
+        let mut rest = Vec::new();
+        for batch in pending.drain(..) {
+            let ids = verocta_lakehouse::text_column(&batch, 0)?;
+            let split = ids
+                .iter()
+                .position(|id| *id == last[0])
+                .unwrap_or(ids.len());
+            if split > 0 {
+                complete.push(batch.slice(0, split));
+            }
+            if split < batch.num_rows() {
+                rest.push(batch.slice(split, batch.num_rows() - split));
+            }
+        }
+        pending = rest;
+        tenants += score_batches(complete, source_version, scored_at, &mut scores).await?;
+    }
+    tenants += score_batches(pending, source_version, scored_at, &mut scores).await?;
+    Ok((tenants, scores))
+}
+
+/// Scores the complete tenants in `batches` off the async runtime; returns how many.
+async fn score_batches(
+    batches: Vec<RecordBatch>,
+    source_version: i64,
+    scored_at: chrono::DateTime<chrono::Utc>,
+    scores: &mut Vec<SpendScore>,
+) -> Result<usize, ScoreJobError> {
+    if batches.is_empty() {
+        return Ok(0);
+    }
+    let tenants = v2::tenants_from_batches(&batches)?;
+    drop(batches);
+    let count = tenants.len();
+    let scored =
+        tokio::task::spawn_blocking(move || score_all(&tenants, source_version, scored_at))
+            .await
+            .map_err(|e| ScoreJobError::Task(e.to_string()))?;
+    scores.extend(scored);
+    Ok(count)
 }
 
 /// Scores every tenant over every window.
@@ -224,6 +288,61 @@ mod tests {
         let mut table = lake.transactions().await.unwrap();
         let batch = transactions_to_batch(transactions).unwrap();
         table.append(&batch, &[], &HashMap::new()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streamed_scoring_equals_scoring_everything_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = ScoreJob::in_data_dir(dir.path());
+        let transactions: Vec<Transaction> = (0..30)
+            .flat_map(|i| {
+                [
+                    spend("alpha", i, "aws", 10_000 + i64::from(i)),
+                    spend("beta", i, "gcp", 5_000),
+                    spend("gamma", i, "zoom", 700 + 13 * i64::from(i)),
+                ]
+            })
+            .collect();
+        append(&job.lake, &transactions).await;
+        let version = job
+            .lake
+            .table_version(TRANSACTIONS_TABLE)
+            .await
+            .unwrap()
+            .unwrap();
+        let ctx = job
+            .lake
+            .session_at(TRANSACTIONS_TABLE, version)
+            .await
+            .unwrap();
+        let batches = ctx
+            .sql(&v2::rows_sql(TRANSACTIONS_TABLE, "TRUE"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let at = chrono::Utc::now();
+        let expected = score_all(&v2::tenants_from_batches(&batches).unwrap(), 7, at);
+        assert_eq!(expected.len(), 9);
+
+        // Cut into 7-row pieces (and an empty one) so every tenant spans several batches.
+        let mut pieces = vec![batches[0].slice(0, 0)];
+        for batch in &batches {
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let length = 7.min(batch.num_rows() - offset);
+                pieces.push(batch.slice(offset, length));
+                offset += length;
+            }
+        }
+        let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, LakeError>));
+        let (tenants, scores) = score_stream(stream, 7, at).await.unwrap();
+        assert_eq!(tenants, 3);
+        assert_eq!(
+            serde_json::to_value(&scores).unwrap(),
+            serde_json::to_value(&expected).unwrap()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,11 +55,19 @@ impl ProducerContext for DeliveryTracker {
 /// deleting older records whether or not anyone has read them, so an unthrottled producer can
 /// outrun the workers and lose data. Real brokers keep days, but bounding the backlog is still
 /// the right back-pressure: a connector should not get far ahead of the pipeline.
+///
+/// Checks are rare and cheap: a check measures the worst partition's backlog (high watermark
+/// against the offset committed in Delta, through a consumer and a table handle kept open)
+/// plus the records still in the producer's queue, and grants a budget of records that cannot
+/// overflow the bound even if all of them land in that partition. The producer sends the
+/// budget without asking again; it waits only when less than a quarter of the bound is free.
 pub struct LagGate {
     config: super::worker::WorkerConfig,
     runtime: tokio::runtime::Handle,
     max_lag_per_partition: u64,
-    check_every: u64,
+    budget: u64,
+    watermarks: Option<rdkafka::consumer::BaseConsumer>,
+    table: Option<verocta_lakehouse::TransactionsTable>,
 }
 
 impl LagGate {
@@ -73,37 +81,82 @@ impl LagGate {
             config,
             runtime,
             max_lag_per_partition,
-            check_every: 2_000,
+            budget: 0,
+            watermarks: None,
+            table: None,
         }
     }
 
-    /// Waits until every partition is within the bound (or the deadline passes: then fails).
-    fn wait_for_room(&self, producer: &mut TransactionProducer) -> Result<(), KafkaError> {
-        producer.flush(Duration::from_secs(120))?;
+    /// Takes one record from the budget, first waiting for room when it is spent.
+    fn admit(&mut self, in_flight: impl Fn() -> u64) -> Result<(), KafkaError> {
+        if self.budget == 0 {
+            self.wait_for_room(in_flight)?;
+        }
+        self.budget = self.budget.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Waits until a quarter of the bound is free in every partition, counting undelivered
+    /// records as backlog (or fails after 10 minutes without progress).
+    fn wait_for_room(&mut self, in_flight: impl Fn() -> u64) -> Result<(), KafkaError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(600);
+        let headroom = (self.max_lag_per_partition / 4).max(1);
         loop {
-            let progress = super::worker::committed_versus_watermarks(&self.config, &self.runtime)
-                .map_err(|error| KafkaError::Topic {
-                    topic: self.config.topology.transactions(),
-                    problem: error.to_string(),
-                })?;
-            let worst = progress
-                .iter()
-                .map(|(_, high, committed)| (*high - committed.map_or(0, |c| c + 1)).max(0) as u64)
-                .max()
-                .unwrap_or(0);
-            if worst <= self.max_lag_per_partition {
+            let used = self.worst_lag()? + in_flight();
+            if used + headroom <= self.max_lag_per_partition {
+                self.budget = self.max_lag_per_partition - used;
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                return Err(KafkaError::Topic {
-                    topic: self.config.topology.transactions(),
-                    problem: format!(
-                        "workers are not committing: {worst} records behind after 10 minutes"
-                    ),
-                });
+                return Err(self.problem(format!(
+                    "workers are not committing: {used} records behind after 10 minutes"
+                )));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The largest backlog of any partition: listed end offset minus Delta's committed one.
+    fn worst_lag(&mut self) -> Result<u64, KafkaError> {
+        if self.watermarks.is_none() {
+            self.watermarks = Some(self.config.kafka.client_config().create()?);
+        }
+        if self.table.is_none() {
+            let opened = self.runtime.block_on(self.config.lake.transactions());
+            self.table = Some(opened.map_err(|e| self.problem(e.to_string()))?);
+        }
+        let (Some(consumer), Some(table)) = (&self.watermarks, &mut self.table) else {
+            return Ok(0);
+        };
+        let topic = self.config.topology.transactions();
+        let ends = super::worker::listed_end_offsets(consumer, &topic)?;
+        let app_ids: Vec<String> = ends.iter().map(|(p, _)| self.config.app_id(*p)).collect();
+        let committed = self
+            .runtime
+            .block_on(table.committed_versions(&app_ids))
+            .map_err(|e| KafkaError::Topic {
+                topic: topic.clone(),
+                problem: e.to_string(),
+            })?;
+        Ok(ends
+            .iter()
+            .zip(&app_ids)
+            .map(|((_, high), app_id)| {
+                let next = committed
+                    .get(app_id)
+                    .copied()
+                    .flatten()
+                    .map_or(0, |c| c + 1);
+                (*high - next).max(0) as u64
+            })
+            .max()
+            .unwrap_or(0))
+    }
+
+    fn problem(&self, problem: String) -> KafkaError {
+        KafkaError::Topic {
+            topic: self.config.topology.transactions(),
+            problem,
         }
     }
 }
@@ -184,15 +237,9 @@ impl TransactionProducer {
     /// Publishes one transaction, keyed by tenant, waiting while the queue is full (and,
     /// with a [`LagGate`], while the pipeline is too far behind).
     pub fn send(&mut self, transaction: &Transaction) -> Result<(), KafkaError> {
-        if let Some(gate) = self.gate.take() {
-            let due = self.sent > 0 && self.sent % gate.check_every == 0;
-            let result = if due {
-                gate.wait_for_room(self)
-            } else {
-                Ok(())
-            };
-            self.gate = Some(gate);
-            result?;
+        if let Some(gate) = &mut self.gate {
+            let producer = &self.producer;
+            gate.admit(|| producer.in_flight_count().max(0) as u64)?;
         }
         let payload = encode_transaction(transaction);
         let key = transaction.tenant_id.as_str().as_bytes();

@@ -205,6 +205,9 @@ struct Pending {
     last_offsets: HashMap<i32, i64>,
     dead_letters: Vec<DeadLetter>,
     records: usize,
+    /// The consumer has read everything the broker had (end of partition, or a poll that
+    /// found nothing) since the last record.
+    caught_up: bool,
 }
 
 impl Pending {
@@ -216,11 +219,17 @@ impl Pending {
             last_offsets: HashMap::new(),
             dead_letters: Vec::new(),
             records: 0,
+            caught_up: false,
         }
     }
 
+    /// Full, lingered long enough, or caught up with a batch worth a commit. Committing as
+    /// soon as the broker has nothing more keeps a throttled producer (which waits for these
+    /// commits) from idling through the linger time; the minimum keeps a trickle of records
+    /// from turning into a commit per record.
     fn is_ready(&self, policy: &BatchPolicy, now: Instant) -> bool {
         self.records >= policy.max_rows
+            || (self.caught_up && self.records >= (policy.max_rows / 8).max(1))
             || self.bytes >= policy.max_bytes
             || self
                 .opened_at
@@ -234,6 +243,7 @@ impl Pending {
         self.last_offsets.clear();
         self.dead_letters.clear();
         self.records = 0;
+        self.caught_up = false;
         Ok(())
     }
 }
@@ -262,7 +272,8 @@ pub fn run_worker(
         // Explicit offsets come from Delta. A committed offset the broker no longer has means
         // records were lost upstream: fail loudly instead of silently skipping ahead.
         .set("auto.offset.reset", "error")
-        .set("enable.partition.eof", "false");
+        // End-of-partition events tell the loop it has caught up (see `Pending::is_ready`).
+        .set("enable.partition.eof", "true");
     for (key, value) in &config.kafka.extra {
         client.set(key, value);
     }
@@ -291,6 +302,9 @@ pub fn run_worker(
         }
         match message {
             Some(Ok(message)) => accept(&message, &topic, &mut pending, &metrics),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {
+                pending.caught_up = true;
+            }
             Some(Err(error)) if is_lost_offset(&error) => {
                 metrics.errors.fetch_add(1, Ordering::Relaxed);
                 return Err(WorkerError::RecordsLost(error.to_string()));
@@ -299,7 +313,6 @@ pub fn run_worker(
                 metrics.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "consumer error");
             }
-            None => {}
         }
         if pending.records > 0 && pending.is_ready(&config.batch, Instant::now()) {
             commit(
@@ -370,6 +383,7 @@ fn accept(
         .last_offsets
         .insert(message.partition(), message.offset());
     pending.records += 1;
+    pending.caught_up = false;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -666,4 +680,43 @@ pub fn total_lag(progress: &[(i32, i64, Option<i64>)]) -> u64 {
         .iter()
         .map(|(_, high, committed)| (*high - committed.map_or(0, |c| c + 1)).max(0) as u64)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caught_up_batch_commits_once_it_holds_an_eighth_of_the_row_bound() {
+        let policy = BatchPolicy {
+            max_rows: 800,
+            max_bytes: usize::MAX,
+            linger: Duration::from_secs(3600),
+        };
+        let now = Instant::now();
+        let mut pending = Pending::new(&policy);
+        pending.opened_at = Some(now);
+        pending.records = 99;
+        pending.caught_up = true;
+        assert!(
+            !pending.is_ready(&policy, now),
+            "a trickle waits for linger"
+        );
+        pending.records = 100;
+        assert!(pending.is_ready(&policy, now));
+        pending.caught_up = false;
+        assert!(
+            !pending.is_ready(&policy, now),
+            "more records may be on the way"
+        );
+        pending.records = 800;
+        assert!(pending.is_ready(&policy, now), "full");
+        pending.records = 1;
+        assert!(
+            pending.is_ready(&policy, now + Duration::from_secs(3600)),
+            "lingered"
+        );
+        pending.clear().unwrap();
+        assert!(!pending.caught_up && pending.records == 0);
+    }
 }

@@ -1,0 +1,216 @@
+//! Which transaction ids the `transactions` table holds, per (tenant, month), kept between
+//! appends so deduplication does not re-read the table on every commit.
+//!
+//! Why: dropping re-imported rows needs the ids already stored for every (tenant, month) a
+//! batch touches. Reading them from Delta on each commit costs time that grows with the table
+//! (a bulk import re-read its own months on every batch). The index loads a (tenant, month)
+//! once, adds what this writer commits, and catches up on other writers' commits by reading
+//! only the files those commits added.
+//!
+//! Guarantee: the index is exact for the table version it records ([`IdIndex::version`]) or it
+//! is empty; when the log cannot say what changed (a delete, an overwrite, a missing commit
+//! file) the caller resets it and reloads from the table. Memory is bounded: past `capacity`
+//! ids, (tenant, month) entries the current batch does not need are dropped (and reloaded if
+//! needed again).
+//!
+//! Ids are stored as the 128 bits of their `tx_` + 32-hex form (16 bytes each instead of a
+//! 35-byte string plus allocation).
+
+use std::collections::{HashMap, HashSet};
+
+/// A (tenant, month) key: the unit the index loads and evicts.
+pub type PartKey = (String, String);
+
+/// The 128-bit value of a `tx_` + 32 lowercase hex transaction id (`None` for any other form).
+pub fn id_bits(id: &str) -> Option<u128> {
+    let hex = id.strip_prefix("tx_")?;
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok()
+}
+
+/// Ids per (tenant, month) as of one table version.
+#[derive(Debug)]
+pub struct IdIndex {
+    version: Option<u64>,
+    parts: HashMap<PartKey, HashSet<u128>>,
+    ids: usize,
+    capacity: usize,
+}
+
+impl IdIndex {
+    /// An empty index holding at most about `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        IdIndex {
+            version: None,
+            parts: HashMap::new(),
+            ids: 0,
+            capacity,
+        }
+    }
+
+    /// The table version the index is exact for (`None`: nothing loaded yet).
+    pub fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    /// Forgets everything; the index is now exact (and empty) for `version`.
+    pub fn reset(&mut self, version: Option<u64>) {
+        self.parts.clear();
+        self.ids = 0;
+        self.version = version;
+    }
+
+    /// Marks the index exact for `version` (the caller has applied every change up to it).
+    pub fn set_version(&mut self, version: Option<u64>) {
+        self.version = version;
+    }
+
+    /// Whether nothing is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Ids held.
+    pub fn len(&self) -> usize {
+        self.ids
+    }
+
+    /// Whether any tenant's ids for `month` are loaded (a commit adding files to that month
+    /// must then be read).
+    pub fn has_month(&self, month: &str) -> bool {
+        self.parts.keys().any(|(_, m)| m == month)
+    }
+
+    /// Whether `key` is loaded.
+    pub fn has(&self, key: &PartKey) -> bool {
+        self.parts.contains_key(key)
+    }
+
+    /// Records a (tenant, month) as loaded with `ids` (an empty set: the table has none).
+    pub fn load(&mut self, key: PartKey, ids: HashSet<u128>) {
+        self.ids += ids.len();
+        if let Some(previous) = self.parts.insert(key, ids) {
+            self.ids -= previous.len();
+        }
+    }
+
+    /// Adds an id the table now holds; ignored when its (tenant, month) is not loaded, since
+    /// loading it later reads the table anyway.
+    pub fn add(&mut self, tenant: &str, month: &str, id: u128) {
+        let key = (tenant.to_string(), month.to_string());
+        if let Some(ids) = self.parts.get_mut(&key)
+            && ids.insert(id)
+        {
+            self.ids += 1;
+        }
+    }
+
+    /// Whether the table holds `id` for (tenant, month). The key must be loaded.
+    pub fn contains(&self, tenant: &str, month: &str, id: u128) -> bool {
+        self.parts
+            .get(&(tenant.to_string(), month.to_string()))
+            .is_some_and(|ids| ids.contains(&id))
+    }
+
+    /// Drops loaded keys outside `keep` while the index holds more than its capacity.
+    pub fn evict_except(&mut self, keep: &HashSet<PartKey>) {
+        if self.ids <= self.capacity {
+            return;
+        }
+        let evictable: Vec<PartKey> = self
+            .parts
+            .keys()
+            .filter(|key| !keep.contains(*key))
+            .cloned()
+            .collect();
+        for key in evictable {
+            if self.ids <= self.capacity {
+                break;
+            }
+            if let Some(ids) = self.parts.remove(&key) {
+                self.ids -= ids.len();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tenant: &str, month: &str) -> PartKey {
+        (tenant.to_string(), month.to_string())
+    }
+
+    #[test]
+    fn id_bits_accepts_only_the_canonical_form() {
+        assert_eq!(
+            id_bits("tx_0000000000000000000000000000002a"),
+            Some(42),
+            "hex digits are the id's value"
+        );
+        assert_eq!(
+            id_bits("tx_ffffffffffffffffffffffffffffffff"),
+            Some(u128::MAX)
+        );
+        assert_eq!(id_bits("tx_123"), None);
+        assert_eq!(id_bits("0000000000000000000000000000002a"), None);
+        assert_eq!(id_bits("tx_000000000000000000000000000000g0"), None);
+        assert_eq!(id_bits("tx_+0000000000000000000000000000002"), None);
+    }
+
+    #[test]
+    fn answers_only_for_loaded_keys_and_counts_ids() {
+        let mut index = IdIndex::new(100);
+        index.load(key("acme", "2024-01"), HashSet::from([1, 2]));
+        assert!(index.contains("acme", "2024-01", 1));
+        assert!(!index.contains("acme", "2024-01", 3));
+        assert!(!index.contains("acme", "2024-02", 1));
+        index.add("acme", "2024-01", 3);
+        index.add("acme", "2024-01", 3);
+        index.add("acme", "2024-02", 4);
+        assert!(index.contains("acme", "2024-01", 3));
+        assert!(
+            !index.has(&key("acme", "2024-02")),
+            "adding never loads a key"
+        );
+        assert_eq!(index.len(), 3);
+        index.load(key("acme", "2024-01"), HashSet::from([9]));
+        assert_eq!(index.len(), 1, "reloading replaces the key's ids");
+        assert!(index.has_month("2024-01"));
+        assert!(!index.has_month("2024-02"));
+    }
+
+    #[test]
+    fn eviction_keeps_the_current_batch_keys_and_stops_under_capacity() {
+        let mut index = IdIndex::new(4);
+        index.load(key("a", "2024-01"), HashSet::from([1, 2, 3]));
+        index.load(key("b", "2024-01"), HashSet::from([4, 5, 6]));
+        index.load(key("c", "2024-01"), HashSet::from([7]));
+        let keep = HashSet::from([key("b", "2024-01")]);
+        index.evict_except(&keep);
+        assert!(index.has(&key("b", "2024-01")));
+        assert!(index.len() <= 4);
+        let mut full = IdIndex::new(1);
+        full.load(key("a", "2024-01"), HashSet::from([1, 2, 3]));
+        full.evict_except(&HashSet::from([key("a", "2024-01")]));
+        assert_eq!(
+            full.len(),
+            3,
+            "keys the batch needs stay even over capacity"
+        );
+    }
+
+    #[test]
+    fn reset_forgets_everything_at_a_version() {
+        let mut index = IdIndex::new(10);
+        index.load(key("a", "2024-01"), HashSet::from([1]));
+        index.set_version(Some(3));
+        index.reset(Some(7));
+        assert!(index.is_empty());
+        assert_eq!(index.len(), 0);
+        assert_eq!(index.version(), Some(7));
+    }
+}
