@@ -125,7 +125,20 @@ struct DeltaSeekingContext {
     assignment: Arc<Mutex<Assignment>>,
 }
 
-impl ClientContext for DeltaSeekingContext {}
+impl ClientContext for DeltaSeekingContext {
+    /// End-of-partition is how the loop learns it has caught up, not a failure: librdkafka
+    /// also reports it as a global error, which would otherwise be logged at ERROR.
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if !is_end_of_partition(&error) {
+            tracing::error!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+fn is_end_of_partition(error: &rdkafka::error::KafkaError) -> bool {
+    matches!(error, rdkafka::error::KafkaError::PartitionEOF(_))
+        || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+}
 
 impl ConsumerContext for DeltaSeekingContext {
     fn rebalance(
@@ -229,7 +242,7 @@ impl Pending {
     /// from turning into a commit per record.
     fn is_ready(&self, policy: &BatchPolicy, now: Instant) -> bool {
         self.records >= policy.max_rows
-            || (self.caught_up && self.records >= (policy.max_rows / 8).max(1))
+            || (self.caught_up && self.records >= (policy.max_rows / 4).max(1))
             || self.bytes >= policy.max_bytes
             || self
                 .opened_at
@@ -274,6 +287,11 @@ pub fn run_worker(
         .set("auto.offset.reset", "error")
         // End-of-partition events tell the loop it has caught up (see `Pending::is_ready`).
         .set("enable.partition.eof", "true");
+    // The embedded broker (librdkafka's mock cluster) and Tansu 0.6 hold an empty fetch for
+    // the whole fetch.wait.max.ms (500 ms by default) even when records arrive meanwhile,
+    // which capped a lag-gated import at one backlog per half second. Apache Kafka answers as
+    // soon as data arrives either way; the cost of a short wait is a few idle fetches a second.
+    client.set("fetch.wait.max.ms", "20");
     for (key, value) in &config.kafka.extra {
         client.set(key, value);
     }
@@ -598,9 +616,7 @@ struct EndProbeContext;
 
 impl ClientContext for EndProbeContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        let end_of_partition = matches!(error, rdkafka::error::KafkaError::PartitionEOF(_))
-            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
-        if !end_of_partition {
+        if !is_end_of_partition(&error) {
             tracing::warn!(%error, reason, "end-offset probe: client error");
         }
     }
@@ -687,7 +703,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_caught_up_batch_commits_once_it_holds_an_eighth_of_the_row_bound() {
+    fn a_caught_up_batch_commits_once_it_holds_a_quarter_of_the_row_bound() {
         let policy = BatchPolicy {
             max_rows: 800,
             max_bytes: usize::MAX,
@@ -696,13 +712,13 @@ mod tests {
         let now = Instant::now();
         let mut pending = Pending::new(&policy);
         pending.opened_at = Some(now);
-        pending.records = 99;
+        pending.records = 199;
         pending.caught_up = true;
         assert!(
             !pending.is_ready(&policy, now),
             "a trickle waits for linger"
         );
-        pending.records = 100;
+        pending.records = 200;
         assert!(pending.is_ready(&policy, now));
         pending.caught_up = false;
         assert!(
