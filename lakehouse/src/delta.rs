@@ -442,7 +442,9 @@ impl TransactionsTable {
         offsets: &[(String, i64)],
         expected: &HashMap<String, Option<i64>>,
     ) -> Result<AppendOutcome, LakeError> {
+        let started = std::time::Instant::now();
         self.refresh().await?;
+        let refreshed = started.elapsed();
         for (app_id, _) in offsets {
             let found = self.version_of(app_id).await?;
             let wanted = expected.get(app_id).copied().flatten();
@@ -454,6 +456,7 @@ impl TransactionsTable {
                 });
             }
         }
+        let fenced = started.elapsed();
         let with_month = add_booked_month(batch)?;
         let (fresh, duplicates) = match self.drop_known_ids(&with_month).await {
             Ok(split) => split,
@@ -474,6 +477,7 @@ impl TransactionsTable {
             });
         }
         let written = fresh.num_rows();
+        let deduped = started.elapsed();
         let sorted = sort_for_pruning(&fresh)?;
         let properties = deltalake::kernel::transaction::CommitProperties::default()
             .with_application_transactions(txns);
@@ -497,6 +501,14 @@ impl TransactionsTable {
         };
         self.table = table;
         self.index_written(&fresh, started_from)?;
+        tracing::debug!(
+            rows = written,
+            refresh_ms = refreshed.as_millis() as u64,
+            fence_ms = (fenced - refreshed).as_millis() as u64,
+            dedupe_ms = (deduped - fenced).as_millis() as u64,
+            write_ms = (started.elapsed() - deduped).as_millis() as u64,
+            "transactions append timings"
+        );
         Ok(AppendOutcome {
             written,
             duplicates,
@@ -512,8 +524,12 @@ impl TransactionsTable {
         let ids = string_column(batch, "transaction_id")?;
         let tenants = string_column(batch, "tenant_id")?;
         let months = string_column(batch, "booked_month")?;
-        let keys: HashSet<PartKey> = (0..batch.num_rows())
-            .map(|i| (tenants.value(i).to_string(), months.value(i).to_string()))
+        let distinct: HashSet<(&str, &str)> = (0..batch.num_rows())
+            .map(|i| (tenants.value(i), months.value(i)))
+            .collect();
+        let keys: HashSet<PartKey> = distinct
+            .into_iter()
+            .map(|(tenant, month)| (tenant.to_string(), month.to_string()))
             .collect();
         self.catch_up_index().await?;
         self.index.evict_except(&keys);

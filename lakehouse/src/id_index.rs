@@ -34,7 +34,9 @@ pub fn id_bits(id: &str) -> Option<u128> {
 #[derive(Debug)]
 pub struct IdIndex {
     version: Option<u64>,
-    parts: HashMap<PartKey, HashSet<u128>>,
+    /// tenant → month → ids: nested so lookups by `&str` allocate nothing (the dedupe loop
+    /// asks once per row).
+    parts: HashMap<String, HashMap<String, HashSet<u128>>>,
     ids: usize,
     capacity: usize,
 }
@@ -80,27 +82,35 @@ impl IdIndex {
     /// Whether any tenant's ids for `month` are loaded (a commit adding files to that month
     /// must then be read).
     pub fn has_month(&self, month: &str) -> bool {
-        self.parts.keys().any(|(_, m)| m == month)
+        self.parts.values().any(|months| months.contains_key(month))
     }
 
     /// Whether `key` is loaded.
     pub fn has(&self, key: &PartKey) -> bool {
-        self.parts.contains_key(key)
+        self.ids_of(&key.0, &key.1).is_some()
     }
 
     /// Records a (tenant, month) as loaded with `ids` (an empty set: the table has none).
     pub fn load(&mut self, key: PartKey, ids: HashSet<u128>) {
+        let (tenant, month) = key;
         self.ids += ids.len();
-        if let Some(previous) = self.parts.insert(key, ids) {
+        if let Some(previous) = self.parts.entry(tenant).or_default().insert(month, ids) {
             self.ids -= previous.len();
         }
+    }
+
+    fn ids_of(&self, tenant: &str, month: &str) -> Option<&HashSet<u128>> {
+        self.parts.get(tenant)?.get(month)
     }
 
     /// Adds an id the table now holds; ignored when its (tenant, month) is not loaded, since
     /// loading it later reads the table anyway.
     pub fn add(&mut self, tenant: &str, month: &str, id: u128) {
-        let key = (tenant.to_string(), month.to_string());
-        if let Some(ids) = self.parts.get_mut(&key)
+        let ids = self
+            .parts
+            .get_mut(tenant)
+            .and_then(|months| months.get_mut(month));
+        if let Some(ids) = ids
             && ids.insert(id)
         {
             self.ids += 1;
@@ -109,8 +119,7 @@ impl IdIndex {
 
     /// Whether the table holds `id` for (tenant, month). The key must be loaded.
     pub fn contains(&self, tenant: &str, month: &str, id: u128) -> bool {
-        self.parts
-            .get(&(tenant.to_string(), month.to_string()))
+        self.ids_of(tenant, month)
             .is_some_and(|ids| ids.contains(&id))
     }
 
@@ -121,16 +130,26 @@ impl IdIndex {
         }
         let evictable: Vec<PartKey> = self
             .parts
-            .keys()
-            .filter(|key| !keep.contains(*key))
-            .cloned()
+            .iter()
+            .flat_map(|(tenant, months)| {
+                months
+                    .keys()
+                    .map(move |month| (tenant.clone(), month.clone()))
+            })
+            .filter(|key| !keep.contains(key))
             .collect();
-        for key in evictable {
+        for (tenant, month) in evictable {
             if self.ids <= self.capacity {
                 break;
             }
-            if let Some(ids) = self.parts.remove(&key) {
+            let Some(months) = self.parts.get_mut(&tenant) else {
+                continue;
+            };
+            if let Some(ids) = months.remove(&month) {
                 self.ids -= ids.len();
+            }
+            if months.is_empty() {
+                self.parts.remove(&tenant);
             }
         }
     }
