@@ -14,7 +14,7 @@
 //! Rows whose `transaction_id` is already in the table (a re-imported file) are dropped before
 //! the write, so source duplicates never become table duplicates.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -244,44 +244,12 @@ impl Lake {
         upto: u64,
     ) -> Result<Option<BTreeSet<(String, String)>>, LakeError> {
         let root = self.table_dir(name);
-        let mut files = Vec::new();
-        for version in after + 1..=upto {
-            let commit = root.join("_delta_log").join(format!("{version:020}.json"));
-            let Ok(text) = std::fs::read_to_string(&commit) else {
-                return Ok(None);
-            };
-            match added_data_files(&text) {
-                Some(paths) => files.extend(paths),
-                None => return Ok(None),
-            }
-        }
-        let mut rows = BTreeSet::new();
-        if files.is_empty() {
-            return Ok(Some(rows));
-        }
-        let ctx = SessionContext::new();
-        let paths: Vec<String> = files
-            .iter()
-            .map(|f| root.join(percent_decode(f)).display().to_string())
-            .collect();
-        let frame = ctx
-            .read_parquet(paths, ParquetReadOptions::default())
-            .await?
-            .select_columns(&["tenant_id", "transaction_id"])?;
-        for batch in frame.collect().await? {
-            let tenants = deltalake::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-            let ids = deltalake::arrow::compute::cast(batch.column(1), &DataType::Utf8)?;
-            let (Some(tenants), Some(ids)) = (
-                tenants.as_any().downcast_ref::<StringArray>(),
-                ids.as_any().downcast_ref::<StringArray>(),
-            ) else {
-                return Err(LakeError::Location("tenant_id/transaction_id".into()));
-            };
-            rows.extend(
-                (0..ids.len()).map(|i| (tenants.value(i).to_string(), ids.value(i).to_string())),
-            );
-        }
-        Ok(Some(rows))
+        let Some(files) = files_added(&root, after, upto) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            tenant_ids_in(&root, &files).await?.into_iter().collect(),
+        ))
     }
 
     /// Runs SQL over every table in the lake (each registered under its directory name).
@@ -562,29 +530,23 @@ impl TransactionsTable {
             self.index.reset(current);
             return Ok(());
         }
-        let mut files = Vec::new();
-        for version in from + 1..=to {
-            let commit = self
-                .path
-                .join("_delta_log")
-                .join(format!("{version:020}.json"));
-            let Some(paths) = std::fs::read_to_string(&commit)
-                .ok()
-                .and_then(|text| added_data_files(&text))
-            else {
-                tracing::debug!(version, "dedupe index reset: commit not attributable");
-                self.index.reset(current);
-                return Ok(());
-            };
-            files.extend(
-                paths
-                    .into_iter()
-                    .filter(|path| month_of_file(path).is_some_and(|m| self.index.has_month(&m))),
-            );
+        let Some(files) = files_added(&self.path, from, to) else {
+            tracing::debug!(from, to, "dedupe index reset: commits not attributable");
+            self.index.reset(current);
+            return Ok(());
+        };
+        // Only files in months the index holds matter; the month is in each file's path.
+        let mut by_month: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for file in files {
+            if let Some(month) = month_of_file(&file).filter(|m| self.index.has_month(m)) {
+                by_month.entry(month).or_default().push(file);
+            }
         }
-        for (tenant, month, id) in read_file_ids(&self.path, &files).await? {
-            let bits = id_bits(&id).ok_or_else(|| invalid_id(&id))?;
-            self.index.add(&tenant, &month, bits);
+        for (month, files) in by_month {
+            for (tenant, id) in tenant_ids_in(&self.path, &files).await? {
+                let bits = id_bits(&id).ok_or_else(|| invalid_id(&id))?;
+                self.index.add(&tenant, &month, bits);
+            }
         }
         self.index.set_version(current);
         Ok(())
@@ -764,32 +726,36 @@ fn month_of_file(path: &str) -> Option<String> {
     Some(rest.split('/').next()?.to_string())
 }
 
-/// (tenant, month, id) of every row in the given data files of a table.
-async fn read_file_ids(
-    root: &Path,
-    files: &[String],
-) -> Result<Vec<(String, String, String)>, LakeError> {
+/// The data files commits `after + 1 ..= upto` of the table at `root` added (data changes
+/// only); `None` when the log cannot tell (a commit file is gone, or a commit removed data).
+fn files_added(root: &Path, after: u64, upto: u64) -> Option<Vec<String>> {
+    let mut files = Vec::new();
+    for version in after + 1..=upto {
+        let commit = root.join("_delta_log").join(format!("{version:020}.json"));
+        let text = std::fs::read_to_string(&commit).ok()?;
+        files.extend(added_data_files(&text)?);
+    }
+    Some(files)
+}
+
+/// (`tenant_id`, `transaction_id`) of every row in the given data files of the table at `root`.
+async fn tenant_ids_in(root: &Path, files: &[String]) -> Result<Vec<(String, String)>, LakeError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| root.join(percent_decode(f)).display().to_string())
+        .collect();
+    let frame = SessionContext::new()
+        .read_parquet(paths, ParquetReadOptions::default())
+        .await?
+        .select_columns(&["tenant_id", "transaction_id"])?;
     let mut rows = Vec::new();
-    for file in files {
-        let Some(month) = month_of_file(file) else {
-            continue;
-        };
-        let ctx = SessionContext::new();
-        let path = root.join(percent_decode(file)).display().to_string();
-        let frame = ctx
-            .read_parquet(path, ParquetReadOptions::default())
-            .await?
-            .select_columns(&["tenant_id", "transaction_id"])?;
-        for batch in frame.collect().await? {
-            let tenants = crate::text_column(&batch, 0)?;
-            let ids = crate::text_column(&batch, 1)?;
-            rows.extend(
-                tenants
-                    .into_iter()
-                    .zip(ids)
-                    .map(|(tenant, id)| (tenant, month.clone(), id)),
-            );
-        }
+    for batch in frame.collect().await? {
+        let tenants = crate::text_column(&batch, 0)?;
+        let ids = crate::text_column(&batch, 1)?;
+        rows.extend(tenants.into_iter().zip(ids));
     }
     Ok(rows)
 }

@@ -142,12 +142,7 @@ impl LagGate {
             .iter()
             .zip(&app_ids)
             .map(|((_, high), app_id)| {
-                let next = committed
-                    .get(app_id)
-                    .copied()
-                    .flatten()
-                    .map_or(0, |c| c + 1);
-                (*high - next).max(0) as u64
+                super::worker::partition_lag(*high, committed.get(app_id).copied().flatten())
             })
             .max()
             .unwrap_or(0))

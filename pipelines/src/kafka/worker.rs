@@ -694,8 +694,13 @@ pub fn is_caught_up(progress: &[(i32, i64, Option<i64>)]) -> bool {
 pub fn total_lag(progress: &[(i32, i64, Option<i64>)]) -> u64 {
     progress
         .iter()
-        .map(|(_, high, committed)| (*high - committed.map_or(0, |c| c + 1)).max(0) as u64)
+        .map(|(_, high, committed)| partition_lag(*high, *committed))
         .sum()
+}
+
+/// Records of one partition not yet in Delta: its end offset against the last committed one.
+pub(crate) fn partition_lag(high: i64, committed: Option<i64>) -> u64 {
+    (high - committed.map_or(0, |c| c + 1)).max(0) as u64
 }
 
 #[cfg(test)]
