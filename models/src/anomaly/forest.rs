@@ -363,7 +363,11 @@ pub fn score_rows(rows: &mut [SpendRow], model: &SpendForest) {
     };
     let features: Vec<Features> = rows.iter().map(|row| quantize(&row.features)).collect();
     let refs: Vec<&[f64]> = features.iter().map(|f| f.as_slice()).collect();
-    for (row, score) in rows.iter_mut().zip(flat.score_many(&refs)) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (row, score) in rows
+        .iter_mut()
+        .zip(flat.score_many_parallel(&refs, threads))
+    {
         row.forest_score = Some(score);
     }
 }

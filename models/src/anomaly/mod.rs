@@ -20,6 +20,7 @@
 //! against rows booked before it, so streaming micro-batches and a batch re-run agree.
 
 pub mod amounts;
+pub mod axis;
 pub mod features;
 pub mod flat;
 pub mod forest;
