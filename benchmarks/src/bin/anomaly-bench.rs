@@ -21,6 +21,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use extended_isolation_forest::{Forest, ForestOptions};
 use verocta_benchmarks::anomaly_ledger::{self, Kind, LedgerSpec, Scorecard};
+use verocta_models::anomaly::axis::Kernel;
 use verocta_models::anomaly::flat::FlatForest;
 use verocta_models::anomaly::{self, AnomalyConfig, DETECTOR_VERSION, features, udf};
 
@@ -56,7 +57,30 @@ enum Command {
         /// Trainings per set.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Scoring kernel for the one-thread figure: the fastest this CPU runs (as the
+        /// detection job does), the portable branch-free loop (what CPUs without AVX-512
+        /// get), or the node walk (extended forests' path). Two threads always use the
+        /// fastest.
+        #[arg(long, value_enum, default_value_t = KernelArg::Best)]
+        kernel: KernelArg,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum KernelArg {
+    Best,
+    Portable,
+    Walk,
+}
+
+impl KernelArg {
+    fn kernel(self) -> Option<Kernel> {
+        match self {
+            KernelArg::Best => Some(Kernel::best()),
+            KernelArg::Portable => Some(Kernel::Portable),
+            KernelArg::Walk => None,
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -80,7 +104,7 @@ fn main() -> Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(ledger(spec, config))
         }
-        Command::Odds { dir, runs } => odds(&dir, runs),
+        Command::Odds { dir, runs, kernel } => odds(&dir, runs, kernel.kernel()),
     }
 }
 
@@ -266,6 +290,7 @@ fn run_forest<const N: usize>(
     set: &OddsSet,
     extension_level: usize,
     runs: usize,
+    kernel: Option<Kernel>,
 ) -> Result<OddsResult> {
     let to_array = |row: &Vec<f64>| -> [f64; N] {
         let mut array = [0.0; N];
@@ -325,7 +350,7 @@ fn run_forest<const N: usize>(
             let mut scored = 0usize;
             let mut sink = 0.0;
             while t.elapsed().as_secs_f64() < 1.0 {
-                sink += flat.score_many(&tiled).iter().sum::<f64>();
+                sink += flat.score_many_with(&tiled, kernel).iter().sum::<f64>();
                 scored += tiled.len();
             }
             std::hint::black_box(sink);
@@ -344,18 +369,23 @@ fn run_forest<const N: usize>(
 }
 
 macro_rules! dispatch {
-    ($set:expr, $level:expr, $runs:expr; $($n:literal)*) => {
+    ($set:expr, $level:expr, $runs:expr, $kernel:expr; $($n:literal)*) => {
         match $set.dims {
-            $($n => run_forest::<$n>($set, $level, $runs),)*
+            $($n => run_forest::<$n>($set, $level, $runs, $kernel),)*
             other => bail!("{}: {other} dimensions are not compiled in; add them to dispatch!", $set.name),
         }
     };
 }
 
-fn forest_for(set: &OddsSet, level: usize, runs: usize) -> Result<OddsResult> {
+fn forest_for(
+    set: &OddsSet,
+    level: usize,
+    runs: usize,
+    kernel: Option<Kernel>,
+) -> Result<OddsResult> {
     // The sets' own widths (and ODDS http 3, cover 10); each width is a separate optimised
     // instantiation, so the list stays short.
-    dispatch!(set, level, runs; 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 30 64 85)
+    dispatch!(set, level, runs, kernel; 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 30 64 85)
 }
 
 fn mean_sd(values: &[f64]) -> (f64, f64) {
@@ -365,7 +395,7 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-fn odds(dir: &Path, runs: usize) -> Result<()> {
+fn odds(dir: &Path, runs: usize, kernel: Option<Kernel>) -> Result<()> {
     let sklearn: Vec<serde_json::Value> = serde_json::from_slice(
         &std::fs::read(dir.join("sklearn.json"))
             .context("run benchmarks/anomaly/odds_sets.py first")?,
@@ -385,8 +415,8 @@ fn odds(dir: &Path, runs: usize) -> Result<()> {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for path in paths {
         let set = read_set(&path)?;
-        let standard = forest_for(&set, 0, runs)?;
-        let extended = forest_for(&set, set.dims - 1, runs)?;
+        let standard = forest_for(&set, 0, runs, kernel)?;
+        let extended = forest_for(&set, set.dims - 1, runs, kernel)?;
         let (auc0, sd0) = mean_sd(&standard.auroc);
         let (aucx, sdx) = mean_sd(&extended.auroc);
         let sk = reference.get(&set.name);

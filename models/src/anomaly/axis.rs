@@ -336,7 +336,8 @@ mod avx512 {
     /// - deeper levels: everything gathered.
     ///
     /// Measured on the ODDS sets (depth 8): gathering level 6's cuts as well halves the
-    /// throughput; permuting level 7's (four table pairs) gains nothing; loading and blending
+    /// throughput; permuting level 7's (four table pairs), or gathering its thresholds and
+    /// offsets as 64-bit pairs (half the loads), gains nothing measurable; loading and blending
     /// columns for level 3, or for every level on rows of ≤ 16 features, is no faster or
     /// slower; six blocks in flight beat two, four and eight (five and seven are within noise).
     ///
