@@ -269,19 +269,45 @@ const EXCHANGE_PHRASES: &[&str] = &[
     "fx exchange",
 ];
 
-fn by_keywords(text: &str) -> Option<Decision> {
-    let groups: [(&[&str], ExclusionReason); 4] = [
-        (CARD_BALANCE_PHRASES, ExclusionReason::CardBalancePayment),
-        (OWN_TRANSFER_PHRASES, ExclusionReason::OwnAccountTransfer),
-        (TOP_UP_PHRASES, ExclusionReason::TopUp),
-        (EXCHANGE_PHRASES, ExclusionReason::CurrencyExchange),
-    ];
-    groups.iter().find_map(|(phrases, reason)| {
-        phrases
+/// The phrase groups [`by_keywords`] checks, in order of precedence.
+const KEYWORD_GROUPS: [(&[&str], ExclusionReason); 4] = [
+    (CARD_BALANCE_PHRASES, ExclusionReason::CardBalancePayment),
+    (OWN_TRANSFER_PHRASES, ExclusionReason::OwnAccountTransfer),
+    (TOP_UP_PHRASES, ExclusionReason::TopUp),
+    (EXCHANGE_PHRASES, ExclusionReason::CurrencyExchange),
+];
+
+/// Every phrase of [`KEYWORD_GROUPS`] in one automaton, numbered in precedence order (group
+/// by group, each group's phrases in their listed order), with the group's reason.
+///
+/// Why: this runs on every row, and asking `contains` of each of ~30 phrases in turn was a
+/// tenth of the connector's time; the automaton reads the text once.
+static KEYWORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<(&str, ExclusionReason)>)> =
+    std::sync::LazyLock::new(|| {
+        let phrases: Vec<(&str, ExclusionReason)> = KEYWORD_GROUPS
             .iter()
-            .find(|p| text.contains(*p))
-            .map(|p| excluded(*reason, format!("text mentions \"{p}\"")))
-    })
+            .flat_map(|(phrases, reason)| phrases.iter().map(|p| (*p, *reason)))
+            .collect();
+        let automaton = aho_corasick::AhoCorasick::new(phrases.iter().map(|(p, _)| p))
+            .expect("the keyword phrases are a small fixed set");
+        (automaton, phrases)
+    });
+
+/// The first phrase group (in [`KEYWORD_GROUPS`] order) with a phrase in `text`, and within
+/// it the first listed phrase that occurs: the decision a scan of group after group, phrase
+/// after phrase, would reach.
+fn by_keywords(text: &str) -> Option<Decision> {
+    let (automaton, phrases) = &*KEYWORDS;
+    // Most texts hold no phrase at all; that answer is the cheap one to get.
+    if !automaton.is_match(text) {
+        return None;
+    }
+    let first = automaton
+        .find_overlapping_iter(text)
+        .map(|m| m.pattern().as_usize())
+        .min()?;
+    let (phrase, reason) = phrases[first];
+    Some(excluded(reason, format!("text mentions \"{phrase}\"")))
 }
 
 /// Whether a row's first non-empty cell makes it a total or balance row. Only asked of rows
@@ -305,7 +331,7 @@ pub fn summary_row(first_cell: &str) -> Option<Decision> {
 
 /// Whether a label marks an opening, closing or carried-forward balance row.
 pub fn balance_row(label: &str) -> Option<Decision> {
-    let lower = label.trim().to_ascii_lowercase();
+    let label = label.trim();
     let balance = [
         "opening balance",
         "closing balance",
@@ -319,10 +345,17 @@ pub fn balance_row(label: &str) -> Option<Decision> {
         "brought forward",
         "carried forward",
     ];
-    balance.iter().any(|b| lower.starts_with(b)).then(|| {
+    // Asked of every row's label: compare prefixes in place rather than lowercasing a copy.
+    let starts_with = |phrase: &str| {
+        label
+            .as_bytes()
+            .get(..phrase.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(phrase.as_bytes()))
+    };
+    balance.iter().any(|b| starts_with(b)).then(|| {
         excluded(
             ExclusionReason::BalanceRow,
-            format!("row labelled \"{}\"", label.trim()),
+            format!("row labelled \"{label}\""),
         )
     })
 }

@@ -239,10 +239,8 @@ fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> CsvReader {
 /// skipped, so it can point above the record.)
 fn record_start_line(reader: &CsvReader, record: &StringRecord) -> u64 {
     let after = reader.position().line();
-    let inner_newlines: usize = record
-        .iter()
-        .map(|field| field.bytes().filter(|b| *b == b'\n').count())
-        .sum();
+    // All fields sit in one buffer; one pass over it (vectorised) instead of one per field.
+    let inner_newlines = record.as_slice().bytes().filter(|b| *b == b'\n').count();
     after.saturating_sub(1 + inner_newlines as u64).max(1)
 }
 
