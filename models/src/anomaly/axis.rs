@@ -26,8 +26,9 @@
 //! together, six such groups interleaved. The top cuts stay in vector registers for a whole
 //! pass over a tree and are picked per lane with permutes; the rows' feature values come from
 //! whole-column loads near the root and from gathers below (see `avx512::walk` for which
-//! level does what, and why). Elsewhere a portable loop does the same steps a row at a time
-//! with conditional moves.
+//! level does what, and why). With AVX2 only, eight rows per vector take the same walk
+//! (`avx2`). Elsewhere a portable loop does the same steps a row at a time with conditional
+//! moves.
 
 #![allow(unsafe_code)] // the AVX-512 kernel: gathers read through raw pointers, bounds argued below
 
@@ -170,6 +171,12 @@ impl AxisForest {
                 // asserted above, and the layout's bounds are argued in `avx512::add_trees`.
                 unsafe { avx512::add_trees(self, xs, sums) }
             }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 if Kernel::avx2_available() => {
+                // SAFETY: the CPU has AVX2 (checked just above); bounds as for AVX-512,
+                // argued in `avx2::add_trees`.
+                unsafe { avx2::add_trees(self, xs, sums) }
+            }
             _ => self.add_path_lengths_portable(xs, sums),
         }
     }
@@ -207,6 +214,9 @@ impl AxisForest {
 pub enum Kernel {
     /// AVX-512 when the CPU has it, else portable.
     Avx512,
+    /// AVX2 (eight rows per vector) when the CPU has it, else portable: most x86-64 servers
+    /// without AVX-512 (AMD before Zen 4, Intel client parts) have it.
+    Avx2,
     /// The portable loop, on any CPU.
     Portable,
 }
@@ -216,8 +226,22 @@ impl Kernel {
     pub fn best() -> Kernel {
         if Kernel::avx512_available() {
             Kernel::Avx512
+        } else if Kernel::avx2_available() {
+            Kernel::Avx2
         } else {
             Kernel::Portable
+        }
+    }
+
+    /// Whether this CPU runs the AVX2 kernel.
+    pub fn avx2_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
         }
     }
 
@@ -498,6 +522,142 @@ mod avx512 {
             let low = _mm512_permutex2var_epi32(load(0), slot, load(16));
             let up = _mm512_permutex2var_epi32(load(32), slot, load(48));
             _mm512_mask_blend_epi32(high, low, up)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    //! The AVX-512 kernel's walk on eight lanes: each 16-row block is walked as two halves.
+    //! Levels 0–2 pick cuts with in-register permutes (eight slots fit one vector), deeper
+    //! levels gather them; feature values are always gathered.
+
+    use std::arch::x86_64::*;
+
+    use super::{AxisForest, LANES, cut_stride};
+
+    /// Half-blocks moved through a tree together (AVX2 has 16 vector registers, not 32).
+    const GROUP: usize = 4;
+
+    /// # Safety
+    /// As for `avx512::add_trees`, with AVX2 in place of AVX-512F: the 8-wide loads of levels
+    /// 0–2 start at `2^l − 1 ≤ 3` and end before 64 ≤ `cut_stride`; every gathered index is a
+    /// cut slot, a leaf index or a feature offset plus a lane, inside its block half.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn add_trees(forest: &AxisForest, xs: &[f32], sums: &mut [f64]) {
+        match forest.depth {
+            0 => unsafe { add_trees_at::<0>(forest, xs, sums) },
+            1 => unsafe { add_trees_at::<1>(forest, xs, sums) },
+            2 => unsafe { add_trees_at::<2>(forest, xs, sums) },
+            3 => unsafe { add_trees_at::<3>(forest, xs, sums) },
+            4 => unsafe { add_trees_at::<4>(forest, xs, sums) },
+            5 => unsafe { add_trees_at::<5>(forest, xs, sums) },
+            6 => unsafe { add_trees_at::<6>(forest, xs, sums) },
+            7 => unsafe { add_trees_at::<7>(forest, xs, sums) },
+            8 => unsafe { add_trees_at::<8>(forest, xs, sums) },
+            9 => unsafe { add_trees_at::<9>(forest, xs, sums) },
+            10 => unsafe { add_trees_at::<10>(forest, xs, sums) },
+            11 => unsafe { add_trees_at::<11>(forest, xs, sums) },
+            _ => unsafe { add_trees_at::<12>(forest, xs, sums) },
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_trees_at<const D: u32>(forest: &AxisForest, xs: &[f32], sums: &mut [f64]) {
+        let stride = cut_stride(D);
+        let block_len = forest.block_len();
+        let halves = sums.len() / LANES * 2;
+        for tree in 0..forest.trees {
+            // SAFETY: see `add_trees`.
+            let thresholds = unsafe { forest.thresholds.as_ptr().add(tree * stride) };
+            let offsets = unsafe { forest.offsets.as_ptr().add(tree * stride) };
+            let leaves = unsafe { forest.leaves.as_ptr().add(tree << D) };
+            let mut top_t = [_mm256_setzero_ps(); 3];
+            let mut top_o = [_mm256_setzero_si256(); 3];
+            for (level, at) in [0, 1, 3].into_iter().enumerate() {
+                unsafe {
+                    top_t[level] = _mm256_loadu_ps(thresholds.add(at));
+                    top_o[level] = _mm256_loadu_si256(offsets.add(at).cast());
+                }
+            }
+            let tables = Tables {
+                top_t,
+                top_o,
+                thresholds,
+                offsets,
+                leaves,
+            };
+            let mut half = 0;
+            while half + GROUP <= halves {
+                unsafe { walk::<D, GROUP>(&tables, xs, block_len, half, sums) };
+                half += GROUP;
+            }
+            while half < halves {
+                unsafe { walk::<D, 1>(&tables, xs, block_len, half, sums) };
+                half += 1;
+            }
+        }
+    }
+
+    /// One tree's cuts: levels 0–2 in registers, the rest behind pointers.
+    struct Tables {
+        top_t: [__m256; 3],
+        top_o: [__m256i; 3],
+        thresholds: *const f32,
+        offsets: *const i32,
+        leaves: *const f64,
+    }
+
+    /// Moves half-blocks `first..first + G` through one tree and adds their leaves to `sums`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn walk<const D: u32, const G: usize>(
+        tables: &Tables,
+        xs: &[f32],
+        block_len: usize,
+        first: usize,
+        sums: &mut [f64],
+    ) {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        // Half `h` of block `b` starts at lane 8·(h mod 2) of the block's columns.
+        let bases: [*const f32; G] = std::array::from_fn(|g| {
+            let half = first + g;
+            unsafe { xs.as_ptr().add(half / 2 * block_len + half % 2 * 8) }
+        });
+        let mut slots = [_mm256_setzero_si256(); G];
+        for level in 0..D {
+            for g in 0..G {
+                let slot = slots[g];
+                let (threshold, offset) = if level < 3 {
+                    (
+                        _mm256_permutevar8x32_ps(tables.top_t[level as usize], slot),
+                        _mm256_permutevar8x32_epi32(tables.top_o[level as usize], slot),
+                    )
+                } else {
+                    let at = (1usize << level) - 1;
+                    unsafe {
+                        (
+                            _mm256_i32gather_ps::<4>(tables.thresholds.add(at), slot),
+                            _mm256_i32gather_epi32::<4>(tables.offsets.add(at), slot),
+                        )
+                    }
+                };
+                let index = _mm256_add_epi32(offset, lane);
+                let x = unsafe { _mm256_i32gather_ps::<4>(bases[g], index) };
+                // All ones (−1) where the row goes to the second child.
+                let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(x, threshold));
+                slots[g] = _mm256_sub_epi32(_mm256_add_epi32(slot, slot), right);
+            }
+        }
+        for (g, slot) in slots.into_iter().enumerate() {
+            unsafe {
+                let sum = sums.as_mut_ptr().add((first + g) * 8);
+                let low = _mm256_i32gather_pd::<8>(tables.leaves, _mm256_castsi256_si128(slot));
+                _mm256_storeu_pd(sum, _mm256_add_pd(_mm256_loadu_pd(sum), low));
+                let sum = sum.add(4);
+                let high =
+                    _mm256_i32gather_pd::<8>(tables.leaves, _mm256_extracti128_si256::<1>(slot));
+                _mm256_storeu_pd(sum, _mm256_add_pd(_mm256_loadu_pd(sum), high));
+            }
         }
     }
 }

@@ -435,6 +435,9 @@ mod tests {
     /// Every kernel this CPU runs, `None` being the node walk.
     fn kernels() -> Vec<Option<Kernel>> {
         let mut kernels = vec![None, Some(Kernel::Portable)];
+        if Kernel::avx2_available() {
+            kernels.push(Some(Kernel::Avx2));
+        }
         if Kernel::avx512_available() {
             kernels.push(Some(Kernel::Avx512));
         }
