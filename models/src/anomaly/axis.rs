@@ -258,13 +258,37 @@ impl Kernel {
     }
 }
 
+/// Calls `f::<D>(args)` with the forest depth `D` as a constant (0–[`MAX_DEPTH`]), so each
+/// kernel's level loop is unrolled for it.
+#[cfg(target_arch = "x86_64")]
+macro_rules! by_depth {
+    ($depth:expr, $f:ident($($arg:expr),*)) => {
+        match $depth {
+            0 => $f::<0>($($arg),*),
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            9 => $f::<9>($($arg),*),
+            10 => $f::<10>($($arg),*),
+            11 => $f::<11>($($arg),*),
+            _ => $f::<12>($($arg),*),
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{AxisForest, LANES, cut_stride};
 
-    /// Blocks moved through a tree together: six independent chains of dependent loads, to hide their latency.
+    /// Blocks moved through a tree together: six independent chains of dependent loads, to
+    /// hide their latency.
     const GROUP: usize = 6;
 
     /// Adds each tree's path lengths to `sums`, tree by tree over all blocks, so that a
@@ -279,21 +303,8 @@ mod avx512 {
     /// below `LANES`, inside its block.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn add_trees(forest: &AxisForest, xs: &[f32], sums: &mut [f64]) {
-        match forest.depth {
-            0 => unsafe { add_trees_at::<0>(forest, xs, sums) },
-            1 => unsafe { add_trees_at::<1>(forest, xs, sums) },
-            2 => unsafe { add_trees_at::<2>(forest, xs, sums) },
-            3 => unsafe { add_trees_at::<3>(forest, xs, sums) },
-            4 => unsafe { add_trees_at::<4>(forest, xs, sums) },
-            5 => unsafe { add_trees_at::<5>(forest, xs, sums) },
-            6 => unsafe { add_trees_at::<6>(forest, xs, sums) },
-            7 => unsafe { add_trees_at::<7>(forest, xs, sums) },
-            8 => unsafe { add_trees_at::<8>(forest, xs, sums) },
-            9 => unsafe { add_trees_at::<9>(forest, xs, sums) },
-            10 => unsafe { add_trees_at::<10>(forest, xs, sums) },
-            11 => unsafe { add_trees_at::<11>(forest, xs, sums) },
-            _ => unsafe { add_trees_at::<12>(forest, xs, sums) },
-        }
+        // SAFETY: the caller's contract is this function's.
+        unsafe { by_depth!(forest.depth, add_trees_at(forest, xs, sums)) }
     }
 
     /// One tree's cuts of levels 0–5, held in registers during its pass, and the feature
@@ -545,21 +556,8 @@ mod avx2 {
     /// cut slot, a leaf index or a feature offset plus a lane, inside its block half.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn add_trees(forest: &AxisForest, xs: &[f32], sums: &mut [f64]) {
-        match forest.depth {
-            0 => unsafe { add_trees_at::<0>(forest, xs, sums) },
-            1 => unsafe { add_trees_at::<1>(forest, xs, sums) },
-            2 => unsafe { add_trees_at::<2>(forest, xs, sums) },
-            3 => unsafe { add_trees_at::<3>(forest, xs, sums) },
-            4 => unsafe { add_trees_at::<4>(forest, xs, sums) },
-            5 => unsafe { add_trees_at::<5>(forest, xs, sums) },
-            6 => unsafe { add_trees_at::<6>(forest, xs, sums) },
-            7 => unsafe { add_trees_at::<7>(forest, xs, sums) },
-            8 => unsafe { add_trees_at::<8>(forest, xs, sums) },
-            9 => unsafe { add_trees_at::<9>(forest, xs, sums) },
-            10 => unsafe { add_trees_at::<10>(forest, xs, sums) },
-            11 => unsafe { add_trees_at::<11>(forest, xs, sums) },
-            _ => unsafe { add_trees_at::<12>(forest, xs, sums) },
-        }
+        // SAFETY: the caller's contract is this function's.
+        unsafe { by_depth!(forest.depth, add_trees_at(forest, xs, sums)) }
     }
 
     #[target_feature(enable = "avx2")]

@@ -256,7 +256,7 @@ impl FlatForest {
         debug_assert_eq!(x.len(), self.dims);
         let rounded: Vec<f64>;
         let x = if self.axis.is_some() {
-            rounded = x.iter().map(|&v| f64::from(v as f32)).collect();
+            rounded = rounded_to_f32(x);
             &rounded
         } else {
             x
@@ -344,10 +344,7 @@ impl FlatForest {
         const BLOCK: usize = 512;
         let rounded: Vec<Vec<f64>>;
         let rows: Vec<&[f64]> = if self.axis.is_some() {
-            rounded = rows
-                .iter()
-                .map(|x| x.iter().map(|&v| f64::from(v as f32)).collect())
-                .collect();
+            rounded = rows.iter().map(|x| rounded_to_f32(x)).collect();
             rounded.iter().map(Vec::as_slice).collect()
         } else {
             rows.to_vec()
@@ -385,6 +382,11 @@ impl FlatForest {
             };
         }
     }
+}
+
+/// A row as the axis-parallel kernels see it: each value rounded to f32.
+fn rounded_to_f32(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|&v| f64::from(v as f32)).collect()
 }
 
 fn index(value: usize) -> Result<u32, CompileError> {

@@ -353,6 +353,11 @@ fn read_model(path: &Path) -> Result<SpendForest, ForestError> {
     Ok(model)
 }
 
+/// Threads a large batch is scored on: the CPUs this process may use. Asked once, since on
+/// Linux the answer reads cgroup files and `score_rows` runs per tenant and batch.
+static SCORING_THREADS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
 /// Scores rows with a model (fills `forest_score`).
 pub fn score_rows(rows: &mut [SpendRow], model: &SpendForest) {
     let Some(flat) = &model.flat else {
@@ -363,10 +368,9 @@ pub fn score_rows(rows: &mut [SpendRow], model: &SpendForest) {
     };
     let features: Vec<Features> = rows.iter().map(|row| quantize(&row.features)).collect();
     let refs: Vec<&[f64]> = features.iter().map(|f| f.as_slice()).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (row, score) in rows
         .iter_mut()
-        .zip(flat.score_many_parallel(&refs, threads))
+        .zip(flat.score_many_parallel(&refs, *SCORING_THREADS))
     {
         row.forest_score = Some(score);
     }
