@@ -26,6 +26,12 @@ use verocta_pipelines::metrics::ComponentMetrics;
 use verocta_pipelines::scores::ScoreJob;
 use verocta_pipelines::stack::{Broker, Stack, StackConfig};
 
+/// jemalloc instead of glibc malloc: with glibc, each thread's arena kept the memory of the
+/// micro-batches it freed, and a long import's peak RSS grew with the input (mimalloc held
+/// even more; see README, Figures, Pipeline).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "verocta",

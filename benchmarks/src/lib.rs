@@ -26,6 +26,10 @@
 //! installs DuckDB from PyPI if missing, runs both tools and prints a Markdown table. These
 //! benchmarks are not part of `cargo test`; only the generator's and helpers' unit tests are.
 
+/// The allocator the `verocta` binary uses, so that peak RSS is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod anomaly_ledger;
 pub mod generate;
 pub mod pipeline;

@@ -10,8 +10,9 @@
 //! Guarantee: the index is exact for the table version it records ([`IdIndex::version`]) or it
 //! is empty; when the log cannot say what changed (a delete, an overwrite, a missing commit
 //! file) the caller resets it and reloads from the table. Memory is bounded: past `capacity`
-//! ids, (tenant, month) entries the current batch does not need are dropped (and reloaded if
-//! needed again).
+//! ids, the least recently used (tenant, month) entries the current batch does not need are
+//! dropped (and reloaded if needed again). Imports write months in runs, so the entries a
+//! long import has moved past are the ones dropped.
 //!
 //! Ids are stored as the 128 bits of their `tx_` + 32-hex form (16 bytes each instead of a
 //! 35-byte string plus allocation).
@@ -36,9 +37,18 @@ pub struct IdIndex {
     version: Option<u64>,
     /// tenant → month → ids: nested so lookups by `&str` allocate nothing (the dedupe loop
     /// asks once per row).
-    parts: HashMap<String, HashMap<String, HashSet<u128>>>,
+    parts: HashMap<String, HashMap<String, Part>>,
     ids: usize,
     capacity: usize,
+    /// Bumped by every [`IdIndex::evict_except`]: the batch clock that orders entries by use.
+    clock: u64,
+}
+
+/// One (tenant, month)'s ids and the batch that last needed them.
+#[derive(Debug)]
+struct Part {
+    ids: HashSet<u128>,
+    used: u64,
 }
 
 impl IdIndex {
@@ -49,6 +59,7 @@ impl IdIndex {
             parts: HashMap::new(),
             ids: 0,
             capacity,
+            clock: 0,
         }
     }
 
@@ -94,24 +105,28 @@ impl IdIndex {
     pub fn load(&mut self, key: PartKey, ids: HashSet<u128>) {
         let (tenant, month) = key;
         self.ids += ids.len();
-        if let Some(previous) = self.parts.entry(tenant).or_default().insert(month, ids) {
-            self.ids -= previous.len();
+        let part = Part {
+            ids,
+            used: self.clock,
+        };
+        if let Some(previous) = self.parts.entry(tenant).or_default().insert(month, part) {
+            self.ids -= previous.ids.len();
         }
     }
 
     fn ids_of(&self, tenant: &str, month: &str) -> Option<&HashSet<u128>> {
-        self.parts.get(tenant)?.get(month)
+        self.parts.get(tenant)?.get(month).map(|part| &part.ids)
     }
 
     /// Adds an id the table now holds; ignored when its (tenant, month) is not loaded, since
     /// loading it later reads the table anyway.
     pub fn add(&mut self, tenant: &str, month: &str, id: u128) {
-        let ids = self
+        let part = self
             .parts
             .get_mut(tenant)
             .and_then(|months| months.get_mut(month));
-        if let Some(ids) = ids
-            && ids.insert(id)
+        if let Some(part) = part
+            && part.ids.insert(id)
         {
             self.ids += 1;
         }
@@ -123,30 +138,42 @@ impl IdIndex {
             .is_some_and(|ids| ids.contains(&id))
     }
 
-    /// Drops loaded keys outside `keep` while the index holds more than its capacity.
+    /// Marks `keep` (the current batch's keys) as just used, then drops the least recently
+    /// used keys outside it while the index holds more than its capacity.
     pub fn evict_except(&mut self, keep: &HashSet<PartKey>) {
+        self.clock += 1;
+        for (tenant, month) in keep {
+            if let Some(part) = self
+                .parts
+                .get_mut(tenant)
+                .and_then(|months| months.get_mut(month))
+            {
+                part.used = self.clock;
+            }
+        }
         if self.ids <= self.capacity {
             return;
         }
-        let evictable: Vec<PartKey> = self
+        let mut evictable: Vec<(u64, PartKey)> = self
             .parts
             .iter()
             .flat_map(|(tenant, months)| {
                 months
-                    .keys()
-                    .map(move |month| (tenant.clone(), month.clone()))
+                    .iter()
+                    .map(move |(month, part)| (part.used, (tenant.clone(), month.clone())))
             })
-            .filter(|key| !keep.contains(key))
+            .filter(|(_, key)| !keep.contains(key))
             .collect();
-        for (tenant, month) in evictable {
+        evictable.sort_unstable();
+        for (_, (tenant, month)) in evictable {
             if self.ids <= self.capacity {
                 break;
             }
             let Some(months) = self.parts.get_mut(&tenant) else {
                 continue;
             };
-            if let Some(ids) = months.remove(&month) {
-                self.ids -= ids.len();
+            if let Some(part) = months.remove(&month) {
+                self.ids -= part.ids.len();
             }
             if months.is_empty() {
                 self.parts.remove(&tenant);
@@ -220,6 +247,25 @@ mod tests {
             3,
             "keys the batch needs stay even over capacity"
         );
+    }
+
+    #[test]
+    fn eviction_drops_the_least_recently_used_keys_first() {
+        let mut index = IdIndex::new(4);
+        index.load(key("a", "2024-01"), HashSet::from([1, 2]));
+        index.load(key("a", "2024-02"), HashSet::from([3, 4]));
+        index.evict_except(&HashSet::from([key("a", "2024-01")]));
+        index.load(key("a", "2024-03"), HashSet::from([5, 6]));
+        index.evict_except(&HashSet::from([key("a", "2024-03")]));
+        assert!(
+            index.has(&key("a", "2024-01")),
+            "used by the previous batch: kept"
+        );
+        assert!(
+            !index.has(&key("a", "2024-02")),
+            "unused since it was loaded: dropped first"
+        );
+        assert_eq!(index.len(), 4);
     }
 
     #[test]

@@ -72,6 +72,51 @@ async fn count(lake: &Lake) -> i64 {
 }
 
 #[tokio::test]
+async fn a_writer_sees_offsets_another_writer_committed_since_it_last_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut first = lake.transactions().await.unwrap();
+    let batch = transactions_to_batch(&transactions(0..10)).unwrap();
+    first
+        .append(
+            &batch,
+            &offsets(&[("topic-0", 9)]),
+            &expected(&[("topic-0", None)]),
+        )
+        .await
+        .unwrap();
+    // The first writer now knows topic-0 at 9; a second writer moves it on.
+    let mut second = lake.transactions().await.unwrap();
+    for (range, last, previous) in [(10..20, 19, 9), (20..30, 29, 19)] {
+        let batch = transactions_to_batch(&transactions(range)).unwrap();
+        second
+            .append(
+                &batch,
+                &offsets(&[("topic-0", last)]),
+                &expected(&[("topic-0", Some(previous))]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("commit up to {last}: {e}"));
+    }
+    let versions = first
+        .committed_versions(&["topic-0".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(versions["topic-0"], Some(29), "read from the commits since");
+    let late = transactions_to_batch(&transactions(30..40)).unwrap();
+    let error = first
+        .append(
+            &late,
+            &offsets(&[("topic-0", 39)]),
+            &expected(&[("topic-0", Some(9))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.is_fenced(), "{error}");
+    assert_eq!(count(&lake).await, 30);
+}
+
+#[tokio::test]
 async fn offsets_commit_with_the_data_and_stale_writers_are_fenced() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::in_data_dir(dir.path());

@@ -32,9 +32,15 @@ use crate::kafka::worker::{
 use crate::kafka::{KafkaConfig, KafkaError};
 use crate::metrics::ComponentMetrics;
 
-/// Uncommitted records allowed per partition before producers wait. The embedded broker keeps
-/// 5 MB per partition; 15,000 records of ~600 bytes, lz4-compressed, stay well inside it.
+/// Uncommitted records allowed per partition before producers wait, on the embedded broker. It
+/// keeps only 5 MB per partition; 15,000 records of ~600 bytes, lz4-compressed, stay well
+/// inside it.
 pub const MAX_BACKLOG_PER_PARTITION: u64 = 15_000;
+
+/// The same bound on an external broker, which keeps records for days: there it is only
+/// back-pressure, a few full worker batches deep, so a worker always has a whole batch to read
+/// instead of committing whatever the gate let through.
+pub const EXTERNAL_MAX_BACKLOG_PER_PARTITION: u64 = 131_072;
 
 /// Settings of a running stack.
 #[derive(Clone, Debug)]
@@ -108,6 +114,14 @@ impl Broker {
         match self {
             Broker::Embedded(cluster) => cluster.bootstrap_servers(),
             Broker::External(brokers) => brokers.clone(),
+        }
+    }
+
+    /// Uncommitted records a producer may put in one partition before it waits.
+    pub fn max_backlog_per_partition(&self) -> u64 {
+        match self {
+            Broker::Embedded(_) => MAX_BACKLOG_PER_PARTITION,
+            Broker::External(_) => EXTERNAL_MAX_BACKLOG_PER_PARTITION,
         }
     }
 }
@@ -276,13 +290,13 @@ impl Stack {
     }
 
     /// A producer for the transactions topic, throttled so it never gets more than
-    /// [`MAX_BACKLOG_PER_PARTITION`] records ahead of the workers (see
+    /// [`Broker::max_backlog_per_partition`] records ahead of the workers (see
     /// [`crate::kafka::producer::LagGate`]). Call it from a blocking thread.
     pub fn producer(&self) -> Result<TransactionProducer, KafkaError> {
         let gate = LagGate::new(
             self.worker_config(),
             self.runtime.clone(),
-            MAX_BACKLOG_PER_PARTITION,
+            self.broker.max_backlog_per_partition(),
         );
         Ok(
             TransactionProducer::new(&self.kafka(), &self.config.topology.transactions())?

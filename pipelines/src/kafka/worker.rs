@@ -8,6 +8,8 @@
 //!   partitions at `version + 1`. Anything consumed but not committed is simply read again.
 //! - A batch is committed only if Delta still holds the versions it started from; a worker
 //!   that lost a partition in a rebalance is fenced and drops its batch.
+//! - Commits run on a commit thread while the loop reads the next batch, one at a time and in
+//!   order; the next batch's fencing versions are taken only after the previous commit ended.
 //! - Kafka group offsets are committed after Delta, asynchronously, for lag monitoring only.
 //! - Records that fail validation go to the dead-letter topic (delivered before the batch that
 //!   skips them commits: at least once there) and never stop the stream.
@@ -292,6 +294,9 @@ pub fn run_worker(
     // which capped a lag-gated import at one backlog per half second. Apache Kafka answers as
     // soon as data arrives either way; the cost of a short wait is a few idle fetches a second.
     client.set("fetch.wait.max.ms", "20");
+    // librdkafka prefetches up to 64 MiB per consumer by default; a few batches' worth keeps
+    // the worker fed without that much memory per worker.
+    client.set("queued.max.messages.kbytes", "16384");
     for (key, value) in &config.kafka.extra {
         client.set(key, value);
     }
@@ -299,11 +304,22 @@ pub fn run_worker(
     consumer.subscribe(&[&config.topology.transactions()])?;
     let mut dead_letters = TransactionProducer::new(&config.kafka, &config.topology.dead_letter())?;
     let mut pending = Pending::new(&config.batch);
+    let mut in_flight: Option<InFlight> = None;
     let mut generation_seen = 0;
     let topic = config.topology.transactions();
+    let worker = Worker {
+        config: &config,
+        runtime: &runtime,
+        table: &table,
+        assignment: &assignment,
+        consumer: &consumer,
+        metrics: &metrics,
+    };
 
     while !stop.load(Ordering::Relaxed) {
-        let message = consumer.poll(Duration::from_millis(100));
+        // While a commit is in flight, come back soon to record it even if nothing arrives.
+        let wait = if in_flight.is_some() { 10 } else { 100 };
+        let message = consumer.poll(Duration::from_millis(wait));
         {
             let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(error) = state.error.take() {
@@ -332,30 +348,22 @@ pub fn run_worker(
                 tracing::warn!(%error, "consumer error");
             }
         }
+        if in_flight.as_ref().is_some_and(InFlight::is_done) {
+            worker.finish(in_flight.take(), &mut pending)?;
+        }
         if pending.records > 0 && pending.is_ready(&config.batch, Instant::now()) {
-            commit(
-                &config,
-                &runtime,
-                &table,
-                &assignment,
-                &consumer,
-                &mut dead_letters,
-                &mut pending,
-                &metrics,
-            )?;
+            // One commit in flight at a time, in order: the next batch's fencing versions are
+            // the offsets the previous one committed.
+            worker.finish(in_flight.take(), &mut pending)?;
+            if pending.records > 0 {
+                in_flight = Some(worker.submit(&mut dead_letters, &mut pending)?);
+            }
         }
     }
+    worker.finish(in_flight.take(), &mut pending)?;
     if pending.records > 0 {
-        commit(
-            &config,
-            &runtime,
-            &table,
-            &assignment,
-            &consumer,
-            &mut dead_letters,
-            &mut pending,
-            &metrics,
-        )?;
+        let job = worker.submit(&mut dead_letters, &mut pending)?;
+        worker.finish(Some(job), &mut pending)?;
     }
     Ok(())
 }
@@ -404,67 +412,138 @@ fn accept(
     pending.caught_up = false;
 }
 
-#[allow(clippy::too_many_arguments)]
-fn commit(
-    config: &WorkerConfig,
-    runtime: &Handle,
-    table: &Arc<tokio::sync::Mutex<TransactionsTable>>,
-    assignment: &Arc<Mutex<Assignment>>,
-    consumer: &BaseConsumer<DeltaSeekingContext>,
-    dead_letters: &mut TransactionProducer,
-    pending: &mut Pending,
-    metrics: &ComponentMetrics,
-) -> Result<(), WorkerError> {
-    let started = Instant::now();
-    for letter in &pending.dead_letters {
-        dead_letters.send_dead_letter(letter)?;
+/// A batch being committed on its own thread while the worker reads the next one.
+///
+/// Why: a Delta commit (dedupe, Parquet write, log commit) takes tens of milliseconds, during
+/// which a worker committing inline reads nothing; with the commit on another thread the
+/// next batch is decoded meanwhile. Ordering and fencing are unchanged: at most one commit is
+/// in flight, and the next is prepared only after it finished.
+struct InFlight {
+    thread: std::thread::JoinHandle<Result<verocta_lakehouse::AppendOutcome, LakeError>>,
+    last_offsets: HashMap<i32, i64>,
+    records: usize,
+    generation: u64,
+    started: Instant,
+}
+
+impl InFlight {
+    fn is_done(&self) -> bool {
+        self.thread.is_finished()
     }
-    if !pending.dead_letters.is_empty() {
-        dead_letters.flush(Duration::from_secs(30))?;
-        metrics
-            .errors
-            .fetch_add(pending.dead_letters.len() as u64, Ordering::Relaxed);
-    }
-    let batch = pending.builder.finish()?;
-    let offsets: Vec<(String, i64)> = pending
-        .last_offsets
-        .iter()
-        .map(|(partition, offset)| (config.app_id(*partition), *offset))
-        .collect();
-    let expected: HashMap<String, Option<i64>> = {
-        let state = assignment.lock().unwrap_or_else(|p| p.into_inner());
-        state
-            .committed
+}
+
+/// What a worker's commit steps share.
+struct Worker<'a> {
+    config: &'a WorkerConfig,
+    runtime: &'a Handle,
+    table: &'a Arc<tokio::sync::Mutex<TransactionsTable>>,
+    assignment: &'a Arc<Mutex<Assignment>>,
+    consumer: &'a BaseConsumer<DeltaSeekingContext>,
+    metrics: &'a ComponentMetrics,
+}
+
+impl Worker<'_> {
+    /// Delivers the batch's dead letters, then starts committing its rows and offsets on a
+    /// commit thread. The pending batch is empty afterwards.
+    fn submit(
+        &self,
+        dead_letters: &mut TransactionProducer,
+        pending: &mut Pending,
+    ) -> Result<InFlight, WorkerError> {
+        let started = Instant::now();
+        // Dead letters are delivered before the batch that skips them commits: at least once.
+        for letter in &pending.dead_letters {
+            dead_letters.send_dead_letter(letter)?;
+        }
+        if !pending.dead_letters.is_empty() {
+            dead_letters.flush(Duration::from_secs(30))?;
+            self.metrics
+                .errors
+                .fetch_add(pending.dead_letters.len() as u64, Ordering::Relaxed);
+        }
+        let batch = pending.builder.finish()?;
+        let offsets: Vec<(String, i64)> = pending
+            .last_offsets
             .iter()
-            .map(|(partition, version)| (config.app_id(*partition), *version))
-            .collect()
-    };
-    let outcome = append_with_retry(runtime, table, &batch, &offsets, &expected);
-    let records = pending.records;
-    let last_offsets = std::mem::take(&mut pending.last_offsets);
-    pending.clear()?;
-    match outcome {
-        Ok(outcome) => {
-            let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
-            for (partition, offset) in &last_offsets {
-                state.committed.insert(*partition, Some(*offset));
+            .map(|(partition, offset)| (self.config.app_id(*partition), *offset))
+            .collect();
+        let (expected, generation) = {
+            let state = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+            let expected: HashMap<String, Option<i64>> = state
+                .committed
+                .iter()
+                .map(|(partition, version)| (self.config.app_id(*partition), *version))
+                .collect();
+            (expected, state.generation)
+        };
+        let records = pending.records;
+        let last_offsets = std::mem::take(&mut pending.last_offsets);
+        pending.clear()?;
+        let (runtime, table) = (self.runtime.clone(), Arc::clone(self.table));
+        let span = tracing::Span::current();
+        let thread = std::thread::Builder::new()
+            .name("delta-commit".into())
+            .spawn(move || {
+                let _entered = span.enter();
+                append_with_retry(&runtime, &table, &batch, &offsets, &expected)
+            })
+            .map_err(|e| LakeError::Location(format!("cannot start a commit thread: {e}")))?;
+        Ok(InFlight {
+            thread,
+            last_offsets,
+            records,
+            generation,
+            started,
+        })
+    }
+
+    /// Waits for the commit in flight, if any, and applies its outcome.
+    fn finish(&self, in_flight: Option<InFlight>, pending: &mut Pending) -> Result<(), WorkerError> {
+        let Some(job) = in_flight else {
+            return Ok(());
+        };
+        let outcome = job.thread.join().map_err(|_| {
+            LakeError::Location("the Delta commit thread panicked (an internal bug)".into())
+        })?;
+        match outcome {
+            Ok(outcome) => {
+                let mut state = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+                // After a rebalance the new assignment read its versions from Delta; they
+                // already include this commit or will fence the next one.
+                if state.generation == job.generation {
+                    for (partition, offset) in &job.last_offsets {
+                        state.committed.insert(*partition, Some(*offset));
+                    }
+                }
+                drop(state);
+                self.metrics
+                    .rows_out
+                    .fetch_add(outcome.written as u64, Ordering::Relaxed);
+                self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                self.metrics.record_batch_latency(job.started.elapsed());
+                tracing::info!(records = job.records, written = outcome.written, duplicates = outcome.duplicates, version = ?outcome.version, "batch committed");
+                commit_group_offsets(
+                    self.consumer,
+                    &self.config.topology.transactions(),
+                    &job.last_offsets,
+                );
+                Ok(())
             }
-            drop(state);
-            metrics
-                .rows_out
-                .fetch_add(outcome.written as u64, Ordering::Relaxed);
-            metrics.batches.fetch_add(1, Ordering::Relaxed);
-            metrics.record_batch_latency(started.elapsed());
-            tracing::info!(records, written = outcome.written, duplicates = outcome.duplicates, version = ?outcome.version, "batch committed");
-            commit_group_offsets(consumer, &config.topology.transactions(), &last_offsets);
-            Ok(())
+            Err(error) if error.is_fenced() => {
+                // Someone else committed these partitions: forget what was read after the
+                // fenced batch too, and re-seek from Delta.
+                tracing::warn!(%error, "batch fenced; re-reading from Delta offsets");
+                pending.clear()?;
+                reseek(
+                    self.config,
+                    self.runtime,
+                    self.table,
+                    self.assignment,
+                    self.consumer,
+                )
+            }
+            Err(error) => Err(error.into()),
         }
-        Err(error) if error.is_fenced() => {
-            // Someone else committed these partitions: forget the batch and re-seek from Delta.
-            tracing::warn!(%error, "batch fenced; re-reading from Delta offsets");
-            reseek(config, runtime, table, assignment, consumer)
-        }
-        Err(error) => Err(error.into()),
     }
 }
 
