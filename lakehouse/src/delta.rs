@@ -355,7 +355,9 @@ impl TxnVersions {
             _ => None,
         };
         match newer {
-            Some(txns) => self.known.extend(txns.into_iter().map(|(id, v)| (id, Some(v)))),
+            Some(txns) => self
+                .known
+                .extend(txns.into_iter().map(|(id, v)| (id, Some(v)))),
             None => self.known.clear(),
         }
         self.version = current;
@@ -939,7 +941,11 @@ mod tests {
             txn_actions(commit),
             Some(vec![("t-0".to_string(), 41), ("t-1".to_string(), 7)])
         );
-        assert_eq!(txn_actions(r#"{"txn":{"appId":"t-0"}}"#), None, "no version");
+        assert_eq!(
+            txn_actions(r#"{"txn":{"appId":"t-0"}}"#),
+            None,
+            "no version"
+        );
         assert_eq!(txn_actions("{\"txn\": not json"), None);
     }
 
@@ -960,9 +966,16 @@ mod tests {
         txns.advance(dir.path(), Some(2));
         assert_eq!(txns.version, Some(2));
         assert_eq!(txns.known["t-0"], Some(9), "the latest commit wins");
-        assert_eq!(txns.known["t-1"], Some(3), "untouched ids keep their version");
+        assert_eq!(
+            txns.known["t-1"],
+            Some(3),
+            "untouched ids keep their version"
+        );
         txns.advance(dir.path(), Some(4));
-        assert!(txns.known.is_empty(), "commit 3 is missing: ask the kernel again");
+        assert!(
+            txns.known.is_empty(),
+            "commit 3 is missing: ask the kernel again"
+        );
         assert_eq!(txns.version, Some(4));
     }
 }

@@ -498,7 +498,11 @@ impl Worker<'_> {
     }
 
     /// Waits for the commit in flight, if any, and applies its outcome.
-    fn finish(&self, in_flight: Option<InFlight>, pending: &mut Pending) -> Result<(), WorkerError> {
+    fn finish(
+        &self,
+        in_flight: Option<InFlight>,
+        pending: &mut Pending,
+    ) -> Result<(), WorkerError> {
         let Some(job) = in_flight else {
             return Ok(());
         };
