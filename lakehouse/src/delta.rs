@@ -362,6 +362,18 @@ impl TxnVersions {
         }
         self.version = current;
     }
+
+    /// Records the offsets this writer committed as version `committed`, when that commit came
+    /// straight after the version `known` is exact for (otherwise the commit files are read).
+    fn committed(&mut self, offsets: &[(String, i64)], from: Option<u64>, committed: Option<u64>) {
+        if self.version != from || committed != from.map(|v| v + 1) {
+            return;
+        }
+        for (app_id, version) in offsets {
+            self.known.insert(app_id.clone(), Some(*version));
+        }
+        self.version = committed;
+    }
 }
 
 /// What an append did.
@@ -532,6 +544,8 @@ impl TransactionsTable {
             }
         };
         self.table = table;
+        self.txns
+            .committed(offsets, started_from, self.table.version());
         self.index_written(&fresh, started_from)?;
         tracing::debug!(
             rows = written,
@@ -793,24 +807,29 @@ fn month_of_file(path: &str) -> Option<String> {
 /// The data files commits `after + 1 ..= upto` of the table at `root` added (data changes
 /// only); `None` when the log cannot tell (a commit file is gone, or a commit removed data).
 fn files_added(root: &Path, after: u64, upto: u64) -> Option<Vec<String>> {
-    let mut files = Vec::new();
-    for version in after + 1..=upto {
-        let commit = root.join("_delta_log").join(format!("{version:020}.json"));
-        let text = std::fs::read_to_string(&commit).ok()?;
-        files.extend(added_data_files(&text)?);
-    }
-    Some(files)
+    from_commits(root, after, upto, added_data_files)
 }
 
 /// The `txn` actions (app id, version) of commits `after + 1 ..= upto`, in commit order;
 /// `None` when a commit file cannot be read or parsed.
 fn txns_committed(root: &Path, after: u64, upto: u64) -> Option<Vec<(String, i64)>> {
-    let mut txns = Vec::new();
+    from_commits(root, after, upto, txn_actions)
+}
+
+/// What `read` finds in each commit file `after + 1 ..= upto` of the table at `root`, in
+/// commit order; `None` when a file is missing or `read` cannot tell.
+fn from_commits<T>(
+    root: &Path,
+    after: u64,
+    upto: u64,
+    read: impl Fn(&str) -> Option<Vec<T>>,
+) -> Option<Vec<T>> {
+    let mut found = Vec::new();
     for version in after + 1..=upto {
         let commit = root.join("_delta_log").join(format!("{version:020}.json"));
-        txns.extend(txn_actions(&std::fs::read_to_string(&commit).ok()?)?);
+        found.extend(read(&std::fs::read_to_string(&commit).ok()?)?);
     }
-    Some(txns)
+    Some(found)
 }
 
 /// The `txn` actions of one commit file (one JSON action per line).
@@ -971,10 +990,23 @@ mod tests {
             Some(3),
             "untouched ids keep their version"
         );
+        txns.committed(&[("t-2".to_string(), 11)], Some(2), Some(3));
+        assert_eq!(txns.version, Some(3));
+        assert_eq!(
+            txns.known["t-2"],
+            Some(11),
+            "this writer's own commit, not read back"
+        );
+        txns.committed(&[("t-2".to_string(), 12)], Some(2), Some(4));
+        assert_eq!(
+            txns.known["t-2"],
+            Some(11),
+            "not straight after the known version: left to the commit files"
+        );
         txns.advance(dir.path(), Some(4));
         assert!(
             txns.known.is_empty(),
-            "commit 3 is missing: ask the kernel again"
+            "commit 4 is missing: ask the kernel again"
         );
         assert_eq!(txns.version, Some(4));
     }

@@ -538,16 +538,47 @@ impl Worker<'_> {
                 // fenced batch too, and re-seek from Delta.
                 tracing::warn!(%error, "batch fenced; re-reading from Delta offsets");
                 pending.clear()?;
-                reseek(
-                    self.config,
-                    self.runtime,
-                    self.table,
-                    self.assignment,
-                    self.consumer,
-                )
+                self.reseek()
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Seeks every owned partition to the offset after the one Delta holds.
+    fn reseek(&self) -> Result<(), WorkerError> {
+        let partitions: Vec<i32> = self
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .committed
+            .keys()
+            .copied()
+            .collect();
+        let app_ids: Vec<String> = partitions.iter().map(|p| self.config.app_id(*p)).collect();
+        let versions = self
+            .runtime
+            .block_on(async { self.table.lock().await.committed_versions(&app_ids).await })?;
+        let topic = self.config.topology.transactions();
+        let mut tpl = TopicPartitionList::new();
+        let mut state = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+        for partition in partitions {
+            let committed = versions
+                .get(&self.config.app_id(partition))
+                .copied()
+                .flatten();
+            tpl.add_partition_offset(
+                &topic,
+                partition,
+                committed.map_or(Offset::Beginning, |v| Offset::Offset(v + 1)),
+            )?;
+            state.committed.insert(partition, committed);
+        }
+        drop(state);
+        if tpl.count() > 0 {
+            self.consumer
+                .seek_partitions(tpl, Duration::from_secs(10))?;
+        }
+        Ok(())
     }
 }
 
@@ -580,42 +611,6 @@ fn jitter_ms() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() % 100)
-}
-
-fn reseek(
-    config: &WorkerConfig,
-    runtime: &Handle,
-    table: &Arc<tokio::sync::Mutex<TransactionsTable>>,
-    assignment: &Arc<Mutex<Assignment>>,
-    consumer: &BaseConsumer<DeltaSeekingContext>,
-) -> Result<(), WorkerError> {
-    let partitions: Vec<i32> = assignment
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .committed
-        .keys()
-        .copied()
-        .collect();
-    let app_ids: Vec<String> = partitions.iter().map(|p| config.app_id(*p)).collect();
-    let versions =
-        runtime.block_on(async { table.lock().await.committed_versions(&app_ids).await })?;
-    let topic = config.topology.transactions();
-    let mut tpl = TopicPartitionList::new();
-    let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
-    for partition in partitions {
-        let committed = versions.get(&config.app_id(partition)).copied().flatten();
-        tpl.add_partition_offset(
-            &topic,
-            partition,
-            committed.map_or(Offset::Beginning, |v| Offset::Offset(v + 1)),
-        )?;
-        state.committed.insert(partition, committed);
-    }
-    drop(state);
-    if tpl.count() > 0 {
-        consumer.seek_partitions(tpl, Duration::from_secs(10))?;
-    }
-    Ok(())
 }
 
 fn commit_group_offsets(
