@@ -244,6 +244,9 @@ pub fn parse_amount(
                 negative = true;
             }
             '+' => {}
+            // Parentheses are only meaningful around the whole amount (handled above); a
+            // stray one would also stop the symbol run below without consuming anything.
+            '(' | ')' => return Err(AmountError::NotANumber(err_text())),
             'e' | 'E'
                 if seen_digit
                     && chars
@@ -513,6 +516,13 @@ mod tests {
             Err(AmountError::BadGrouping(_))
         ));
         assert!(matches!(read("12-3"), Err(AmountError::NotANumber(_))));
+        // Stray parentheses once looped forever (found by the arbitrary-input property test).
+        for stray in ["(5", "5)", "$(5", "1(2", "£)", "(12.00"] {
+            assert!(
+                matches!(read(stray), Err(AmountError::NotANumber(_))),
+                "{stray}"
+            );
+        }
         assert_eq!(read("").unwrap(), None);
         assert_eq!(read(" - ").unwrap(), None);
         assert_eq!(
