@@ -292,4 +292,61 @@ fn print_table(outcomes: &[Outcome]) {
             rows.len()
         );
     }
+    print_speedups(&by_series, &models);
+}
+
+/// How many times faster than Prophet each of our models is, on the series both fitted: in
+/// total, in total without the series Prophet took longest on (one slow optimisation can
+/// dominate its total), and per series (median and worst).
+fn print_speedups(by_series: &BTreeMap<&str, BTreeMap<&str, &Outcome>>, models: &[&str]) {
+    let seconds = |row: &BTreeMap<&str, &Outcome>, model: &str| {
+        row.get(model).and_then(|o| o.fit_predict_seconds)
+    };
+    let Some(slowest) = by_series
+        .iter()
+        .filter_map(|(series, row)| Some((*series, seconds(row, "prophet")?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(series, _)| series)
+    else {
+        return;
+    };
+    println!();
+    println!(
+        "speed vs Prophet (× faster, series both fitted; without {slowest}: Prophet's slowest)"
+    );
+    for &model in models
+        .iter()
+        .filter(|m| !["prophet", "autoets", "snaive"].contains(m))
+    {
+        let pairs: Vec<(&str, f64, f64)> = by_series
+            .iter()
+            .filter_map(|(series, row)| {
+                Some((*series, seconds(row, model)?, seconds(row, "prophet")?))
+            })
+            .filter(|(_, ours, _)| *ours > 0.0)
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let ratio_of_sums = |keep: &dyn Fn(&str) -> bool| {
+            let (ours, prophet) = pairs
+                .iter()
+                .filter(|(series, ..)| keep(series))
+                .fold((0.0, 0.0), |(a, b), (_, o, p)| (a + o, b + p));
+            prophet / ours
+        };
+        let per_series: Vec<f64> = pairs
+            .iter()
+            .map(|(_, ours, prophet)| prophet / ours)
+            .collect();
+        let worst = per_series.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "{model:<10} total {:>6.1}  without {slowest} {:>6.1}  per series: median {:>6.1}, worst {:>5.1}  ({} series)",
+            ratio_of_sums(&|_| true),
+            ratio_of_sums(&|series| series != slowest),
+            median(per_series).unwrap_or(f64::NAN),
+            worst,
+            pairs.len()
+        );
+    }
 }
