@@ -20,8 +20,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
+
+use super::classic_metrics::{self as metrics, KeyedRow};
 
 // ---------------------------------------------------------------------------------------------
 // Input and output types
@@ -118,18 +120,14 @@ impl ClassicMetrics {
     /// Σ metric·weight/100, accumulated in the original's order
     /// (frequency, diversity, budget, redundancy, spike, waste).
     pub fn weighted(&self) -> f64 {
-        let mut sum = 0.0;
-        for (value, weight) in [
-            (self.frequency, WEIGHT_FREQUENCY),
-            (self.diversity, WEIGHT_DIVERSITY),
-            (self.budget, WEIGHT_BUDGET),
-            (self.redundancy, WEIGHT_REDUNDANCY),
-            (self.spike, WEIGHT_SPIKE),
-            (self.waste, WEIGHT_WASTE),
-        ] {
-            sum += value * weight / 100.0;
-        }
-        sum
+        metrics::weighted(&[
+            self.frequency,
+            self.diversity,
+            self.budget,
+            self.redundancy,
+            self.spike,
+            self.waste,
+        ])
     }
 }
 
@@ -152,17 +150,17 @@ pub struct ClassicScore {
 }
 
 /// Weight of [`frequency`] in percent.
-pub const WEIGHT_FREQUENCY: f64 = 15.0;
+pub const WEIGHT_FREQUENCY: f64 = metrics::WEIGHTS[0];
 /// Weight of [`diversity`] in percent.
-pub const WEIGHT_DIVERSITY: f64 = 10.0;
+pub const WEIGHT_DIVERSITY: f64 = metrics::WEIGHTS[1];
 /// Weight of [`budget`] in percent.
-pub const WEIGHT_BUDGET: f64 = 20.0;
+pub const WEIGHT_BUDGET: f64 = metrics::WEIGHTS[2];
 /// Weight of [`redundancy`] in percent.
-pub const WEIGHT_REDUNDANCY: f64 = 15.0;
+pub const WEIGHT_REDUNDANCY: f64 = metrics::WEIGHTS[3];
 /// Weight of [`spike`] in percent.
-pub const WEIGHT_SPIKE: f64 = 20.0;
+pub const WEIGHT_SPIKE: f64 = metrics::WEIGHTS[4];
 /// Weight of [`waste`] in percent.
-pub const WEIGHT_WASTE: f64 = 20.0;
+pub const WEIGHT_WASTE: f64 = metrics::WEIGHTS[5];
 
 // ---------------------------------------------------------------------------------------------
 // Scoring
@@ -176,13 +174,15 @@ pub const WEIGHT_WASTE: f64 = 20.0;
 /// Never panics. Rows with non-finite amounts (which [`classic_rows_from_csv`] never
 /// produces) give unspecified metrics; a NaN weighted value scores 0.
 pub fn score_classic(rows: &[ClassicRow]) -> ClassicScore {
+    let keyed = keyed_rows(rows);
+    let [frequency, diversity, budget, redundancy, spike, waste] = metrics::metrics(&keyed);
     let metrics = ClassicMetrics {
-        frequency: frequency(rows),
-        diversity: diversity(rows),
-        budget: budget(rows),
-        redundancy: redundancy(rows),
-        spike: spike(rows),
-        waste: waste(rows),
+        frequency,
+        diversity,
+        budget,
+        redundancy,
+        spike,
+        waste,
     };
     let weighted = metrics.weighted();
     let score = final_score(weighted);
@@ -196,15 +196,26 @@ pub fn score_classic(rows: &[ClassicRow]) -> ClassicScore {
     }
 }
 
+/// The rows as [`classic_metrics`](super::classic_metrics) scores them: vendors, categories
+/// and dates as keys.
+pub fn keyed_rows(rows: &[ClassicRow]) -> Vec<KeyedRow> {
+    rows.iter()
+        .map(|row| KeyedRow {
+            amount: row.amount,
+            vendor: metrics::text_key(&row.vendor),
+            day: row.date.map(|date| i64::from(date.num_days_from_ce())),
+            category: metrics::category_key(&row.category),
+        })
+        .collect()
+}
+
 /// Final score from the weighted sum: rounded **half to even** (89.5 → 90, 70.5 → 70),
 /// clamped to 0–100 (NaN → 0).
 ///
 /// The original normalised by the total weight before rounding, `round(w / 100 * 100)`;
 /// that is reproduced because the two roundings can move a value that is one ulp off a tie.
 pub fn final_score(weighted: f64) -> u32 {
-    let normalised = weighted / 100.0 * 100.0;
-    // `as` saturates and maps NaN to 0, so this cannot panic.
-    normalised.round_ties_even().clamp(0.0, 100.0) as u32
+    metrics::final_score(weighted)
 }
 
 /// Normalises a category before every metric.
@@ -214,29 +225,7 @@ pub fn final_score(weighted: f64) -> u32 {
 /// subscription→subscriptions, streaming→subscriptions, electric→utilities, water→utilities,
 /// internet→utilities, phone→utilities. Empty → `Uncategorized`."
 pub fn normalize_category(raw: &str) -> String {
-    const RULES: [(&str, &str); 11] = [
-        ("food", "groceries"),
-        ("gas", "fuel"),
-        ("petrol", "fuel"),
-        ("restaurant", "dining"),
-        ("cafe", "coffee"),
-        ("subscription", "subscriptions"),
-        ("streaming", "subscriptions"),
-        ("electric", "utilities"),
-        ("water", "utilities"),
-        ("internet", "utilities"),
-        ("phone", "utilities"),
-    ];
-    let category = raw.trim().to_lowercase();
-    if category.is_empty() {
-        return "Uncategorized".to_owned();
-    }
-    for (key, value) in RULES {
-        if category.contains(key) {
-            return value.to_owned();
-        }
-    }
-    category
+    metrics::normalize_category(raw)
 }
 
 /// Frequency metric (weight 15).
@@ -244,22 +233,7 @@ pub fn normalize_category(raw: &str) -> String {
 /// Spec: "per category share r of the transaction count: 100 if 0.05 ≤ r ≤ 0.25; r/0.05·100
 /// below; max(0, 100·(1−(r−0.25)/0.75)) above. Mean over categories (0 if none)."
 pub fn frequency(rows: &[ClassicRow]) -> f64 {
-    let counts = category_counts(rows);
-    if counts.is_empty() {
-        return 0.0;
-    }
-    let n = rows.len() as f64;
-    mean(counts.iter().map(|&(_, count)| {
-        let r = count as f64 / n;
-        if (0.05..=0.25).contains(&r) {
-            100.0
-        } else if r < 0.05 {
-            r / 0.05 * 100.0
-        } else {
-            (100.0 * (1.0 - (r - 0.25) / 0.75)).max(0.0)
-        }
-    }))
-    .unwrap_or(0.0)
+    metrics::frequency(&keyed_rows(rows))
 }
 
 /// Category diversity metric (weight 10).
@@ -267,14 +241,7 @@ pub fn frequency(rows: &[ClassicRow]) -> f64 {
 /// Spec: "u distinct categories: 100 if 5 ≤ u ≤ 15; u/5·100 below; max(0, 100−5(u−15))
 /// above." Categories are counted after [`normalize_category`]; no rows gives u = 0 → 0.
 pub fn diversity(rows: &[ClassicRow]) -> f64 {
-    let u = category_counts(rows).len();
-    if (5..=15).contains(&u) {
-        100.0
-    } else if u < 5 {
-        u as f64 / 5.0 * 100.0
-    } else {
-        (100.0 - (u - 15) as f64 * 5.0).max(0.0)
-    }
+    metrics::diversity(&keyed_rows(rows))
 }
 
 /// Budget adherence metric (weight 20).
@@ -284,19 +251,7 @@ pub fn diversity(rows: &[ClassicRow]) -> f64 {
 /// Where the spec is silent, the original's behaviour: no rows → 0; m ≤ 0 (impossible for
 /// rows read from a file, whose amounts are ≥ 0.01) → 50.
 pub fn budget(rows: &[ClassicRow]) -> f64 {
-    let amounts = sorted_amounts(rows);
-    let Some(m) = median(&amounts) else {
-        return 0.0;
-    };
-    if m <= 0.0 {
-        // No per-amount score is computed when the benchmark is not positive.
-        return 50.0;
-    }
-    mean(rows.iter().map(|row| {
-        let deviation = (row.amount - m).abs() / m;
-        (100.0 * (1.0 - deviation.min(2.0) / 2.0)).max(0.0)
-    }))
-    .unwrap_or(50.0)
+    metrics::budget(&keyed_rows(rows))
 }
 
 /// Redundancy metric (weight 15).
@@ -310,36 +265,7 @@ pub fn budget(rows: &[ClassicRow]) -> f64 {
 /// the rest take part in no pair. Dates are whole days, so a pair is 0 h (penalty 100) or
 /// 24 h (penalty 52) apart.
 pub fn redundancy(rows: &[ClassicRow]) -> f64 {
-    let mut dates: Vec<NaiveDate> = rows.iter().filter_map(|row| row.date).collect();
-    if dates.len() < 2 {
-        return 100.0;
-    }
-    dates.sort_unstable();
-
-    let mut vendor_index: HashMap<&str, usize> = HashMap::new();
-    let mut vendor_dates: Vec<Vec<NaiveDate>> = Vec::new();
-    for (row, &date) in rows.iter().zip(&dates) {
-        let slot = *vendor_index.entry(row.vendor.as_str()).or_insert_with(|| {
-            vendor_dates.push(Vec::new());
-            vendor_dates.len() - 1
-        });
-        vendor_dates[slot].push(date);
-    }
-
-    let mut penalties = Vec::new();
-    for mut list in vendor_dates {
-        list.sort_unstable();
-        for pair in list.windows(2) {
-            let hours = (pair[1] - pair[0]).num_days() as f64 * 24.0;
-            if hours <= 24.0 {
-                penalties.push((100.0 - hours * 2.0).max(0.0));
-            }
-        }
-    }
-    match mean(penalties) {
-        Some(avg) => (100.0 - avg).max(0.0),
-        None => 100.0,
-    }
+    metrics::redundancy(&keyed_rows(rows))
 }
 
 /// Spike metric (weight 20).
@@ -351,32 +277,7 @@ pub fn redundancy(rows: &[ClassicRow]) -> f64 {
 /// No rows → 0, as in the original (it checks for no amounts before the n < 4 rule); this is
 /// what makes empty input score 25.
 pub fn spike(rows: &[ClassicRow]) -> f64 {
-    let sorted = sorted_amounts(rows);
-    let n = sorted.len();
-    if n == 0 {
-        return 0.0;
-    }
-    if n < 4 {
-        return 100.0;
-    }
-    let q1 = sorted[n / 4];
-    let q3 = sorted[3 * n / 4];
-    let threshold = q3 + 1.5 * (q3 - q1);
-    let outliers: Vec<f64> = rows
-        .iter()
-        .map(|row| row.amount)
-        .filter(|&amount| amount > threshold)
-        .collect();
-    let m = median(&sorted).unwrap_or(0.0);
-    let Some(max_outlier) = outliers.iter().copied().reduce(f64::max) else {
-        return 100.0;
-    };
-    if m <= 0.0 {
-        return 100.0;
-    }
-    let ratio = outliers.len() as f64 / n as f64;
-    let severity = max_outlier / m;
-    (100.0 * (1.0 - ratio) * (1.0 - (severity / 10.0).min(1.0))).max(0.0)
+    metrics::spike(&keyed_rows(rows))
 }
 
 /// Waste metric (weight 20).
@@ -388,136 +289,7 @@ pub fn spike(rows: &[ClassicRow]) -> f64 {
 /// w, e = their shares of total spend; score = min(100, max(0, 100(1−w)) + min(20, 40e));
 /// 50 if total ≤ 0 or no categories."
 pub fn waste(rows: &[ClassicRow]) -> f64 {
-    const LOW_VALUE: [&str; 10] = [
-        "entertainment",
-        "gaming",
-        "subscriptions",
-        "luxury",
-        "dining",
-        "fast food",
-        "coffee",
-        "alcohol",
-        "tobacco",
-        "impulse purchases",
-    ];
-    const ESSENTIAL: [&str; 11] = [
-        "utilities",
-        "rent",
-        "mortgage",
-        "insurance",
-        "groceries",
-        "fuel",
-        "medical",
-        "healthcare",
-        "transportation",
-        "education",
-        "childcare",
-    ];
-
-    let spending = category_spending(rows);
-    if spending.is_empty() {
-        return 50.0;
-    }
-    let total = compensated_sum(spending.iter().map(|(_, amount)| *amount));
-    let mut low_value = 0.0;
-    let mut essential = 0.0;
-    for (category, amount) in &spending {
-        // Normalised categories are already lower case, except the literal "Uncategorized",
-        // which matches no keyword either way.
-        let category = category.to_lowercase();
-        if LOW_VALUE.iter().any(|key| category.contains(key)) {
-            low_value += amount;
-        } else if ESSENTIAL.iter().any(|key| category.contains(key)) {
-            essential += amount;
-        }
-    }
-    if total > 0.0 {
-        let w = low_value / total;
-        let e = essential / total;
-        let waste_score = (100.0 * (1.0 - w)).max(0.0);
-        let essential_bonus = (e * 40.0).min(20.0);
-        (waste_score + essential_bonus).min(100.0)
-    } else {
-        50.0
-    }
-}
-
-/// Normalised categories with their transaction counts, in order of first appearance.
-fn category_counts(rows: &[ClassicRow]) -> Vec<(String, usize)> {
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for row in rows {
-        let category = normalize_category(&row.category);
-        match index.get(&category) {
-            Some(&i) => counts[i].1 += 1,
-            None => {
-                index.insert(category.clone(), counts.len());
-                counts.push((category, 1));
-            }
-        }
-    }
-    counts
-}
-
-/// Normalised categories with their total spend (plain `+=`, as the original), in order of
-/// first appearance.
-fn category_spending(rows: &[ClassicRow]) -> Vec<(String, f64)> {
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut spending: Vec<(String, f64)> = Vec::new();
-    for row in rows {
-        let category = normalize_category(&row.category);
-        match index.get(&category) {
-            Some(&i) => spending[i].1 += row.amount,
-            None => {
-                index.insert(category.clone(), spending.len());
-                spending.push((category, row.amount));
-            }
-        }
-    }
-    spending
-}
-
-fn sorted_amounts(rows: &[ClassicRow]) -> Vec<f64> {
-    let mut amounts: Vec<f64> = rows.iter().map(|row| row.amount).collect();
-    amounts.sort_unstable_by(f64::total_cmp);
-    amounts
-}
-
-/// Median of sorted values (`statistics.median`: mean of the two middle values for even n).
-fn median(sorted: &[f64]) -> Option<f64> {
-    let n = sorted.len();
-    if n == 0 {
-        None
-    } else if n % 2 == 1 {
-        Some(sorted[n / 2])
-    } else {
-        Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0)
-    }
-}
-
-/// Neumaier-compensated sum: close to Python's exact `statistics.mean` and compensated `sum`.
-fn compensated_sum(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut sum = 0.0_f64;
-    let mut compensation = 0.0_f64;
-    for value in values {
-        let t = sum + value;
-        if sum.abs() >= value.abs() {
-            compensation += (sum - t) + value;
-        } else {
-            compensation += (value - t) + sum;
-        }
-        sum = t;
-    }
-    sum + compensation
-}
-
-fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let values: Vec<f64> = values.into_iter().collect();
-    if values.is_empty() {
-        None
-    } else {
-        Some(compensated_sum(values.iter().copied()) / values.len() as f64)
-    }
+    metrics::waste(&keyed_rows(rows))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 //!
 //! - [`classic`]: the original VeroctaAI definition, reproduced bit for bit where the
 //!   references allow, including its known flaws (see the spec's "Known flaws"), for
-//!   customers who expect the same number for the same file.
+//!   customers who expect the same number for the same file. Its arithmetic lives in
+//!   [`classic_metrics`] (std only, over keyed rows), which the Arroyo UDFs compile too.
 //!
 //! - [`v2`]: the improved score on canonical transactions (spend only, refunds netted,
 //!   normalised vendors, true timestamps, robust per-category statistics), per tenant over
 //!   rolling 30/90/365-day windows, with a sentence per metric.
 
 pub mod classic;
+pub mod classic_metrics;
 pub mod v2;
 
 pub use classic::{
