@@ -311,8 +311,10 @@ impl ClassicAccumulator {
                     a.value(i).to_string()
                 }
             };
+            // Date32 counts days from 1970-01-01, negative before it.
             let date = (!dates.is_null(i))
-                .then(|| epoch() + chrono::Days::new(u64::try_from(dates.value(i)).unwrap_or(0)));
+                .then(|| epoch().checked_add_signed(chrono::Duration::days(dates.value(i).into())))
+                .flatten();
             self.rows.push(ClassicRow::new(
                 amounts.value(i),
                 text(vendors),
@@ -482,5 +484,30 @@ mod tests {
         assert_eq!(scores[0], Some(f64::from(expected_a.score)));
         let expected_b = score_classic(&[ClassicRow::new(700.0, "Hotel", day(19_703), "Travel")]);
         assert_eq!(scores[1], Some(f64::from(expected_b.score)));
+    }
+
+    /// Dates before 1970 are negative Date32 values; they used to be read as 1970-01-01,
+    /// which made distinct days one day for the redundancy metric.
+    #[tokio::test]
+    async fn classic_udaf_reads_dates_before_1970() {
+        let ctx = context();
+        let scores = floats(
+            &ctx,
+            "SELECT spendscore_classic(amount, vendor, booked_date, category) FROM (VALUES \
+               (10.0, 'Acme', DATE '1969-12-01', 'Supplies'), \
+               (10.0, 'Acme', DATE '1969-12-20', 'Supplies')) AS v(amount, vendor, booked_date, category)",
+        )
+        .await;
+        let date = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
+        let expected = score_classic(&[
+            ClassicRow::new(10.0, "Acme", date("1969-12-01"), "Supplies"),
+            ClassicRow::new(10.0, "Acme", date("1969-12-20"), "Supplies"),
+        ]);
+        let same_day = score_classic(&[
+            ClassicRow::new(10.0, "Acme", date("1970-01-01"), "Supplies"),
+            ClassicRow::new(10.0, "Acme", date("1970-01-01"), "Supplies"),
+        ]);
+        assert_ne!(expected.score, same_day.score);
+        assert_eq!(scores, vec![Some(f64::from(expected.score))]);
     }
 }
