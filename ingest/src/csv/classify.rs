@@ -293,13 +293,29 @@ static KEYWORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<(&str, Excl
         (automaton, phrases)
     });
 
+/// Every phrase of [`KEYWORD_GROUPS`] in aho-corasick's packed (Teddy, SIMD) searcher: whether
+/// a text holds any phrase at all. `None` where the CPU has no such instructions.
+static KEYWORD_SEARCHER: std::sync::LazyLock<Option<aho_corasick::packed::Searcher>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::packed::Searcher::new(
+            KEYWORD_GROUPS
+                .iter()
+                .flat_map(|(phrases, _)| phrases.iter()),
+        )
+    });
+
 /// The first phrase group (in [`KEYWORD_GROUPS`] order) with a phrase in `text`, and within
 /// it the first listed phrase that occurs: the decision a scan of group after group, phrase
 /// after phrase, would reach.
 fn by_keywords(text: &str) -> Option<Decision> {
     let (automaton, phrases) = &*KEYWORDS;
-    // Most texts hold no phrase at all; that answer is the cheap one to get.
-    if !automaton.is_match(text) {
+    // Most texts hold no phrase at all; that answer is the cheap one to get, from the SIMD
+    // searcher where the CPU has one (several times faster than the automaton's byte loop).
+    let any = match &*KEYWORD_SEARCHER {
+        Some(searcher) => searcher.find(text).is_some(),
+        None => automaton.is_match(text),
+    };
+    if !any {
         return None;
     }
     let first = automaton
@@ -472,6 +488,36 @@ mod tests {
             reason(rv("ATM", "cash", Direction::Out)),
             Some(ExclusionReason::CashWithdrawal)
         );
+    }
+
+    /// The SIMD searcher only answers "any phrase?"; it must agree with the automaton,
+    /// which CPUs without it use and which picks the phrase.
+    #[test]
+    fn the_packed_searcher_agrees_with_the_automaton() {
+        let (automaton, phrases) = &*KEYWORDS;
+        let mut texts: Vec<String> = phrases
+            .iter()
+            .map(|(phrase, _)| format!("ref 123 {phrase} ltd"))
+            .collect();
+        texts.extend(
+            [
+                "github, inc. san francisco ca",
+                "",
+                "payment",
+                "top",
+                "exchange rate",
+                "transfer",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            let packed = KEYWORD_SEARCHER
+                .as_ref()
+                .map(|searcher| searcher.find(text).is_some());
+            if let Some(packed) = packed {
+                assert_eq!(packed, automaton.is_match(text), "{text:?}");
+            }
+        }
     }
 
     #[test]
