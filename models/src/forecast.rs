@@ -166,7 +166,7 @@ pub fn fit_predict(
 /// The ETS form AutoETS picked by AICc: error, trend and season components and whether the
 /// trend is damped.
 #[derive(Clone, Copy, Debug)]
-pub struct EtsForm {
+struct EtsForm {
     model_type: ModelType,
     damped: bool,
 }
@@ -186,7 +186,7 @@ impl EtsForm {
     }
 
     /// As R's `ets` writes it: `"MAdN"` for multiplicative errors and a damped additive trend.
-    pub fn name(&self) -> String {
+    fn name(&self) -> String {
         let ModelType {
             error,
             trend,
@@ -290,8 +290,8 @@ struct Fitted {
     form: Option<EtsForm>,
 }
 
-/// [`fit_predict`], keeping the ETS form. With `form`, AutoETS fits only that form (the
-/// parameters and initial states are still estimated on `y`); without, it searches every form.
+/// [`fit_predict`], keeping the ETS form. With `form`, only that form is fitted (its
+/// parameters and initial states still estimated on `y`); without, the forms are searched.
 fn fit(
     method: Method,
     y: &[f64],
@@ -546,7 +546,7 @@ pub fn backtest(method: Method, y: &[f64], m: usize, h: usize, origins: usize) -
 /// [`backtest`] refitting one ETS form at every origin (its parameters and initial states
 /// re-estimated on each origin's history). An origin whose history cannot take the form
 /// (multiplicative on data with zeros, too short, or an optimiser failure) searches afresh.
-pub fn backtest_form(
+fn backtest_form(
     method: Method,
     y: &[f64],
     m: usize,
