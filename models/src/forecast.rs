@@ -171,9 +171,14 @@ struct EtsForm {
     damped: bool,
 }
 
+// augurs' `ModelType` has no `PartialEq`; its components do.
 impl PartialEq for EtsForm {
     fn eq(&self, other: &Self) -> bool {
-        self.name() == other.name()
+        let (a, b) = (self.model_type, other.model_type);
+        a.error == b.error
+            && a.trend == b.trend
+            && a.season == b.season
+            && self.damped == other.damped
     }
 }
 

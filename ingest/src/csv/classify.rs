@@ -277,41 +277,47 @@ const KEYWORD_GROUPS: [(&[&str], ExclusionReason); 4] = [
     (EXCHANGE_PHRASES, ExclusionReason::CurrencyExchange),
 ];
 
-/// Every phrase of [`KEYWORD_GROUPS`] in one automaton, numbered in precedence order (group
-/// by group, each group's phrases in their listed order), with the group's reason.
+/// Every phrase of [`KEYWORD_GROUPS`], numbered in precedence order (group by group, each
+/// group's phrases in their listed order), with the group's reason.
 ///
 /// Why: this runs on every row, and asking `contains` of each of ~30 phrases in turn was a
-/// tenth of the connector's time; the automaton reads the text once.
-static KEYWORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<(&str, ExclusionReason)>)> =
-    std::sync::LazyLock::new(|| {
-        let phrases: Vec<(&str, ExclusionReason)> = KEYWORD_GROUPS
-            .iter()
-            .flat_map(|(phrases, reason)| phrases.iter().map(|p| (*p, *reason)))
-            .collect();
-        let automaton = aho_corasick::AhoCorasick::new(phrases.iter().map(|(p, _)| p))
-            .expect("the keyword phrases are a small fixed set");
-        (automaton, phrases)
-    });
+/// tenth of the connector's time; the searchers read the text once.
+struct Keywords {
+    /// aho-corasick's packed (Teddy, SIMD) searcher: whether a text holds any phrase at all,
+    /// several times faster than the automaton's byte loop. `None` where the CPU has no such
+    /// instructions.
+    any: Option<aho_corasick::packed::Searcher>,
+    /// Which phrases occur.
+    automaton: aho_corasick::AhoCorasick,
+    phrases: Vec<(&'static str, ExclusionReason)>,
+}
 
-/// Every phrase of [`KEYWORD_GROUPS`] in aho-corasick's packed (Teddy, SIMD) searcher: whether
-/// a text holds any phrase at all. `None` where the CPU has no such instructions.
-static KEYWORD_SEARCHER: std::sync::LazyLock<Option<aho_corasick::packed::Searcher>> =
-    std::sync::LazyLock::new(|| {
-        aho_corasick::packed::Searcher::new(
-            KEYWORD_GROUPS
-                .iter()
-                .flat_map(|(phrases, _)| phrases.iter()),
-        )
-    });
+static KEYWORDS: std::sync::LazyLock<Keywords> = std::sync::LazyLock::new(|| {
+    let phrases: Vec<(&str, ExclusionReason)> = KEYWORD_GROUPS
+        .iter()
+        .flat_map(|(phrases, reason)| phrases.iter().map(|p| (*p, *reason)))
+        .collect();
+    let automaton = aho_corasick::AhoCorasick::new(phrases.iter().map(|(p, _)| p))
+        .expect("the keyword phrases are a small fixed set");
+    let any = aho_corasick::packed::Searcher::new(phrases.iter().map(|(p, _)| p));
+    Keywords {
+        any,
+        automaton,
+        phrases,
+    }
+});
 
 /// The first phrase group (in [`KEYWORD_GROUPS`] order) with a phrase in `text`, and within
 /// it the first listed phrase that occurs: the decision a scan of group after group, phrase
 /// after phrase, would reach.
 fn by_keywords(text: &str) -> Option<Decision> {
-    let (automaton, phrases) = &*KEYWORDS;
-    // Most texts hold no phrase at all; that answer is the cheap one to get, from the SIMD
-    // searcher where the CPU has one (several times faster than the automaton's byte loop).
-    let any = match &*KEYWORD_SEARCHER {
+    let Keywords {
+        any,
+        automaton,
+        phrases,
+    } = &*KEYWORDS;
+    // Most texts hold no phrase at all; that answer is the cheap one to get.
+    let any = match any {
         Some(searcher) => searcher.find(text).is_some(),
         None => automaton.is_match(text),
     };
@@ -494,7 +500,11 @@ mod tests {
     /// which CPUs without it use and which picks the phrase.
     #[test]
     fn the_packed_searcher_agrees_with_the_automaton() {
-        let (automaton, phrases) = &*KEYWORDS;
+        let Keywords {
+            any,
+            automaton,
+            phrases,
+        } = &*KEYWORDS;
         let mut texts: Vec<String> = phrases
             .iter()
             .map(|(phrase, _)| format!("ref 123 {phrase} ltd"))
@@ -511,9 +521,7 @@ mod tests {
             .map(String::from),
         );
         for text in &texts {
-            let packed = KEYWORD_SEARCHER
-                .as_ref()
-                .map(|searcher| searcher.find(text).is_some());
+            let packed = any.as_ref().map(|searcher| searcher.find(text).is_some());
             if let Some(packed) = packed {
                 assert_eq!(packed, automaton.is_match(text), "{text:?}");
             }
