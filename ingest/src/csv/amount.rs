@@ -9,6 +9,7 @@
 //! [`DecimalEvidence`]), and only then are ambiguous values read. Amounts are exact: a value
 //! with more decimals than its currency has is an error, never rounded.
 
+use std::borrow::Cow;
 use verocta_schemas::{Currency, Money};
 
 /// Which character separates the decimals in a file.
@@ -368,8 +369,17 @@ fn strip_suffix_ci<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
 }
 
 /// Turns `1.234,56` / `1,234.56` / `1 234,5` into `1234.56` given the file's separator, or
-/// `None` when grouping is malformed.
-fn canonical_decimal(number: &str, file_decimal: DecimalSeparator) -> Option<String> {
+/// `None` when grouping is malformed. A number already in that form (most are) is returned
+/// as it is, without an allocation.
+fn canonical_decimal(number: &str, file_decimal: DecimalSeparator) -> Option<Cow<'_, str>> {
+    if is_canonical(number, file_decimal) {
+        return Some(Cow::Borrowed(number));
+    }
+    regroup(number, file_decimal).map(Cow::Owned)
+}
+
+/// [`canonical_decimal`]'s general case.
+fn regroup(number: &str, file_decimal: DecimalSeparator) -> Option<String> {
     let decimal = unambiguous_separator(number).unwrap_or(file_decimal);
     let decimal_char = match decimal {
         DecimalSeparator::Point => '.',
@@ -409,6 +419,21 @@ fn canonical_decimal(number: &str, file_decimal: DecimalSeparator) -> Option<Str
     Some(out)
 }
 
+/// Digits, optionally followed by a point and digits, in a file whose decimal separator is the
+/// point (or digits alone in any file): what [`canonical_decimal`] would give back unchanged.
+/// A point cannot be grouping then: a number with no comma has no other separator to prove,
+/// so the file's point decides.
+fn is_canonical(number: &str, file_decimal: DecimalSeparator) -> bool {
+    let (integer, fraction) = match number.split_once('.') {
+        Some(parts) if file_decimal == DecimalSeparator::Point => parts,
+        Some(_) => return false,
+        None => (number, ""),
+    };
+    !integer.is_empty()
+        && integer.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Western grouping (`1,234,567`) or Indian lakh grouping (`12,34,567`).
 fn valid_grouping(groups: &[&str]) -> bool {
     let (first, rest) = groups.split_first().unwrap_or((&"", &[]));
@@ -423,6 +448,20 @@ fn valid_grouping(groups: &[&str]) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn canonical_numbers_pass_through_as_the_general_case_would_give_them(
+            number in "[0-9]{0,7}(\\.[0-9]{0,4}){0,2}",
+            point in any::<bool>(),
+        ) {
+            let file_decimal = if point { DecimalSeparator::Point } else { DecimalSeparator::Comma };
+            prop_assert_eq!(
+                canonical_decimal(&number, file_decimal).map(Cow::into_owned),
+                regroup(&number, file_decimal)
+            );
+        }
+    }
 
     fn usd(text: &str) -> i64 {
         parse_amount(text, DecimalSeparator::Point, Currency::USD)

@@ -67,6 +67,9 @@ pub struct DateEvidence {
     pub numeric: u64,
     /// Numeric dates written with dots.
     pub dotted: u64,
+    /// The last cell observed and its shape, if numeric: exports list rows by date, so most
+    /// cells repeat the one before, whose proofs are already kept.
+    last: Option<(String, Option<Shape>)>,
 }
 
 /// The file's order, or why it cannot be settled.
@@ -91,14 +94,25 @@ pub enum OrderDecision {
 impl DateEvidence {
     /// Records one date cell found on `line`.
     pub fn observe(&mut self, line: u64, text: &str) {
-        let Ok((
-            Shape::Numeric {
-                first,
-                second,
-                dotted,
-            },
-            _,
-        )) = split_shape(text)
+        let shape = match &mut self.last {
+            Some((last, shape)) if last == text => *shape,
+            last => {
+                let shape = split_shape(text)
+                    .ok()
+                    .map(|(shape, _)| shape)
+                    .filter(|shape| matches!(shape, Shape::Numeric { .. }));
+                let slot = last.get_or_insert_with(|| (String::new(), None));
+                slot.0.clear();
+                slot.0.push_str(text);
+                slot.1 = shape;
+                shape
+            }
+        };
+        let Some(Shape::Numeric {
+            first,
+            second,
+            dotted,
+        }) = shape
         else {
             return;
         };
@@ -223,11 +237,13 @@ fn pieces(text: &str) -> Result<Pieces, DateError> {
     let mut rest = text.trim();
     // Drop a leading weekday ("Monday, ").
     if let Some(first) = rest.split([' ', ',']).next() {
-        let lower = first.to_ascii_lowercase();
-        if lower.len() >= 3
-            && WEEKDAYS.iter().any(|w| lower.starts_with(w))
-            && month_from_name(first).is_none()
-        {
+        let starts_with = |prefix: &str| {
+            first
+                .as_bytes()
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+        };
+        if WEEKDAYS.iter().any(|w| starts_with(w)) && month_from_name(first).is_none() {
             rest = rest[first.len()..].trim_start_matches([',', ' ']);
         }
     }
@@ -394,6 +410,42 @@ mod tests {
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn repeated_cells_count_as_often_as_they_occur() {
+        let mut evidence = DateEvidence::default();
+        for (line, text) in [
+            (2, "03.04.2024"),
+            (3, "03.04.2024"),
+            (4, "2024-04-05"),
+            (5, "13.04.2024"),
+            (6, "13.04.2024"),
+        ] {
+            evidence.observe(line, text);
+        }
+        assert_eq!((evidence.numeric, evidence.dotted), (4, 4));
+        assert_eq!(evidence.ambiguous_example, Some((2, "03.04.2024".into())));
+        assert_eq!(evidence.day_first_proof, Some((5, "13.04.2024".into())));
+        assert_eq!(
+            evidence.decide(None),
+            OrderDecision::Settled(Some(DateOrder::DayFirst))
+        );
+    }
+
+    #[test]
+    fn weekday_prefixes_are_dropped_in_any_case() {
+        for text in [
+            "Monday, 15 January 2024",
+            "MON 15 Jan 2024",
+            "mon, 2024-01-15",
+        ] {
+            assert_eq!(
+                parse_date(text, None).unwrap().0,
+                ymd(2024, 1, 15),
+                "{text}"
+            );
+        }
     }
 
     #[test]

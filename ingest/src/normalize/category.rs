@@ -48,6 +48,8 @@
 
 use verocta_schemas::Category;
 
+use super::memo::TextMemo;
+
 /// Words longer than this are never keywords, so they are not copied for lookup.
 const MAX_KEYWORD_LEN: usize = 24;
 
@@ -797,16 +799,85 @@ pub fn categorize(
     description: Option<&str>,
     vendor_normalized: Option<&str>,
 ) -> Category {
-    let mut weak_match: Option<Category> = None;
-    for text in [category_raw, account, description].into_iter().flatten() {
-        if let Some(matched) = match_ledger_text(text) {
-            if !matched.weak {
-                return matched.category;
-            }
-            weak_match.get_or_insert(matched.category);
+    decide(
+        [category_raw, account, description],
+        vendor_normalized,
+        |_, text| match_ledger_text(text),
+        vendor_hint,
+    )
+}
+
+/// [`categorize`] for a stream of rows: the category and account names and the vendors of an
+/// export repeat across its rows, so their matches are remembered (up to a bound). The same
+/// answers as [`categorize`]; descriptions, which rarely repeat, are matched afresh.
+pub struct Categorizer {
+    ledger_texts: TextMemo<Option<&'static Rule>>,
+    vendors: TextMemo<Option<Category>>,
+}
+
+/// Distinct texts a [`Categorizer`] remembers, per kind, before starting over.
+const MEMO_LIMIT: usize = 16_384;
+
+impl Default for Categorizer {
+    fn default() -> Self {
+        Categorizer {
+            ledger_texts: TextMemo::new(MEMO_LIMIT),
+            vendors: TextMemo::new(MEMO_LIMIT),
         }
     }
-    if let Some(category) = vendor_normalized.and_then(vendor_hint) {
+}
+
+impl Categorizer {
+    /// As [`categorize`].
+    pub fn categorize(
+        &mut self,
+        category_raw: Option<&str>,
+        account: Option<&str>,
+        description: Option<&str>,
+        vendor_normalized: Option<&str>,
+    ) -> Category {
+        let Categorizer {
+            ledger_texts,
+            vendors,
+        } = self;
+        decide(
+            [category_raw, account, description],
+            vendor_normalized,
+            |position, text| {
+                if position == DESCRIPTION {
+                    match_ledger_text(text)
+                } else {
+                    *ledger_texts.get(text, match_ledger_text)
+                }
+            },
+            |vendor| *vendors.get(vendor, vendor_hint),
+        )
+    }
+}
+
+/// Position of the description among [`decide`]'s ledger texts.
+const DESCRIPTION: usize = 2;
+
+/// The order of evidence described at [`categorize`], with the matchers given:
+/// `ledger_rule(position, text)` for the category, account and description, `vendor` for the
+/// normalised vendor.
+fn decide(
+    ledger_texts: [Option<&str>; 3],
+    vendor_normalized: Option<&str>,
+    mut ledger_rule: impl FnMut(usize, &str) -> Option<&'static Rule>,
+    vendor: impl FnOnce(&str) -> Option<Category>,
+) -> Category {
+    let mut weak_match: Option<Category> = None;
+    for (position, text) in ledger_texts.into_iter().enumerate() {
+        let Some(matched) = text.and_then(|text| ledger_rule(position, text)) else {
+            continue;
+        };
+        if !matched.weak {
+            return matched.category;
+        }
+        weak_match.get_or_insert(matched.category);
+    }
+    if let Some(category) = vendor_normalized.and_then(vendor) {
         return category;
     }
     weak_match.unwrap_or(Category::Uncategorized)
@@ -848,6 +919,40 @@ mod tests {
             }
         }
         assert_eq!(used.len() as usize, Keyword::COUNT);
+    }
+
+    #[test]
+    fn the_categorizer_answers_as_categorize_does_on_repeated_rows() {
+        let texts = [
+            None,
+            Some("Agency Staff"),
+            Some("Equipment"),
+            Some("Other"),
+            Some("Travel & Entertainment"),
+            Some("shopping"),
+        ];
+        let vendors = [
+            None,
+            Some("aws"),
+            Some("grant thornton"),
+            Some("premier inn"),
+        ];
+        let mut categorizer = Categorizer::default();
+        for _ in 0..2 {
+            for category in texts {
+                for account in texts {
+                    for description in texts {
+                        for vendor in vendors {
+                            assert_eq!(
+                                categorizer.categorize(category, account, description, vendor),
+                                categorize(category, account, description, vendor),
+                                "{category:?} {account:?} {description:?} {vendor:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //! - [`categorize`] maps the category, account, description and vendor of a row onto the
 //!   [`verocta_schemas::Category`] taxonomy.
 //!
-//! Neither keeps state between calls and neither can fail: unknown text yields an empty vendor
+//! Both are pure ([`Categorizer`] only remembers [`categorize`]'s answers for texts that
+//! repeat across an export's rows) and neither can fail: unknown text yields an empty vendor
 //! key or [`verocta_schemas::Category::Uncategorized`], never an error, because one odd row
 //! must not stop a 100 MB import. The rules, the alias table and the measured accuracy on real
 //! ledgers are described in `docs/normalization.md`.
 
 pub mod category;
+pub(crate) mod memo;
 pub mod vendor;
 
-pub use category::categorize;
+pub use category::{Categorizer, categorize};
 pub use vendor::normalize_vendor;
