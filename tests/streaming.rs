@@ -20,7 +20,7 @@ use verocta_pipelines::kafka::KafkaConfig;
 use verocta_pipelines::kafka::producer::{LagGate, TransactionProducer};
 use verocta_pipelines::kafka::topics::{Topology, ensure_topics};
 use verocta_pipelines::kafka::worker::{WorkerConfig, committed_versus_watermarks, is_caught_up};
-use verocta_pipelines::stack::MAX_BACKLOG_PER_PARTITION;
+use verocta_pipelines::stack::EMBEDDED_BACKLOG;
 use verocta_schemas::*;
 
 /// Group sessions expire after this long once a worker is killed (Kafka's usual minimum).
@@ -118,7 +118,7 @@ fn produce_in_background(
     transactions: Vec<Transaction>,
 ) -> std::thread::JoinHandle<()> {
     let config = worker_config(brokers, data_dir, topology);
-    let gate = LagGate::new(config, runtime.handle().clone(), MAX_BACKLOG_PER_PARTITION);
+    let gate = LagGate::new(config, runtime.handle().clone(), EMBEDDED_BACKLOG);
     let mut producer =
         TransactionProducer::new(&KafkaConfig::new(brokers), &topology.transactions())
             .unwrap()

@@ -24,7 +24,7 @@ use crate::batch::BatchPolicy;
 use crate::kafka::clickhouse::{
     ClickHouseSinkConfig, ClickHouseSinkError, run_clickhouse_sink, sink_lag, sink_progress,
 };
-use crate::kafka::producer::{LagGate, TransactionProducer};
+use crate::kafka::producer::{BacklogBound, LagGate, TransactionProducer};
 use crate::kafka::topics::{Topology, ensure_topics};
 use crate::kafka::worker::{
     WorkerConfig, WorkerError, committed_versus_watermarks, is_caught_up, run_worker, total_lag,
@@ -32,10 +32,15 @@ use crate::kafka::worker::{
 use crate::kafka::{KafkaConfig, KafkaError};
 use crate::metrics::ComponentMetrics;
 
-/// Uncommitted records allowed per partition before producers wait, on the embedded broker. It
-/// keeps only 5 MB per partition; 15,000 records of ~600 bytes, lz4-compressed, stay well
-/// inside it.
-pub const MAX_BACKLOG_PER_PARTITION: u64 = 15_000;
+/// Uncommitted records allowed per partition before producers wait, on the embedded broker,
+/// which keeps only the newest 5 MB of each partition: half of what the partition is measured
+/// to retain (see [`BacklogBound::HalfRetained`]). The floor, 15,000 records, is what the
+/// bound starts from; it stays inside 5 MB for records of up to ~340 bytes after compression
+/// (ours are ~600 bytes of JSON before lz4). The ceiling is the external broker's bound.
+pub const EMBEDDED_BACKLOG: BacklogBound = BacklogBound::HalfRetained {
+    floor: 15_000,
+    ceiling: EXTERNAL_MAX_BACKLOG_PER_PARTITION,
+};
 
 /// The same bound on an external broker, which keeps records for days: there it is only
 /// back-pressure, a few full worker batches deep, so a worker always has a whole batch to read
@@ -118,10 +123,10 @@ impl Broker {
     }
 
     /// Uncommitted records a producer may put in one partition before it waits.
-    pub fn max_backlog_per_partition(&self) -> u64 {
+    pub fn backlog_bound(&self) -> BacklogBound {
         match self {
-            Broker::Embedded(_) => MAX_BACKLOG_PER_PARTITION,
-            Broker::External(_) => EXTERNAL_MAX_BACKLOG_PER_PARTITION,
+            Broker::Embedded(_) => EMBEDDED_BACKLOG,
+            Broker::External(_) => BacklogBound::Fixed(EXTERNAL_MAX_BACKLOG_PER_PARTITION),
         }
     }
 }
@@ -290,13 +295,13 @@ impl Stack {
     }
 
     /// A producer for the transactions topic, throttled so it never gets more than
-    /// [`Broker::max_backlog_per_partition`] records ahead of the workers (see
+    /// [`Broker::backlog_bound`] records ahead of the workers (see
     /// [`crate::kafka::producer::LagGate`]). Call it from a blocking thread.
     pub fn producer(&self) -> Result<TransactionProducer, KafkaError> {
         let gate = LagGate::new(
             self.worker_config(),
             self.runtime.clone(),
-            self.broker.max_backlog_per_partition(),
+            self.broker.backlog_bound(),
         );
         Ok(
             TransactionProducer::new(&self.kafka(), &self.config.topology.transactions())?

@@ -56,31 +56,84 @@ impl ProducerContext for DeliveryTracker {
 /// outrun the workers and lose data. Real brokers keep days, but bounding the backlog is still
 /// the right back-pressure: a connector should not get far ahead of the pipeline.
 ///
-/// Checks are rare and cheap: a check measures the worst partition's backlog (high watermark
+/// Checks are rare and cheap: a check measures each partition's backlog (high watermark
 /// against the offset committed in Delta, through a consumer and a table handle kept open)
-/// plus the records still in the producer's queue, and grants a budget of records that cannot
-/// overflow the bound even if all of them land in that partition. The producer sends the
-/// budget without asking again; it waits only when less than a quarter of the bound is free.
+/// and its bound (see [`BacklogBound`]), counts the records still in the producer's queue as
+/// backlog of every partition, and grants a budget of records that cannot overflow the
+/// tightest partition even if all of them land there. The producer sends the budget without
+/// asking again; it waits while the tightest partition has less than a quarter of its bound
+/// free.
 pub struct LagGate {
     config: super::worker::WorkerConfig,
     runtime: tokio::runtime::Handle,
-    max_lag_per_partition: u64,
+    bound: BacklogBound,
     budget: u64,
     watermarks: Option<rdkafka::consumer::BaseConsumer>,
     table: Option<verocta_lakehouse::TransactionsTable>,
 }
 
+/// How many uncommitted records a partition may hold before producers wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BacklogBound {
+    /// At most this many, on every partition: for brokers that keep records for days, where
+    /// the bound is only back-pressure.
+    Fixed(u64),
+    /// Half of the records the partition retains right now (high minus low watermark), and at
+    /// least `floor`, at most `ceiling`: for a broker that keeps a fixed number of bytes per
+    /// partition and deletes the oldest records beyond it, read or not (the embedded broker
+    /// keeps 5 MB). The retained count is a measurement of how many of these records fit, at
+    /// their actual size after compression, so keeping the backlog to half of it leaves room
+    /// for records twice as large as those seen so far; a fixed count would have to assume a
+    /// size. Until the partition has filled once, it retains everything produced, so the
+    /// bound grows from `floor` as the measurement does.
+    HalfRetained {
+        /// The bound before anything is measured; safe for records of up to ~340 bytes
+        /// compressed (5 MB / 15,000).
+        floor: u64,
+        /// The bound however much the partition retains.
+        ceiling: u64,
+    },
+}
+
+impl BacklogBound {
+    /// The bound for one partition whose log runs from offset `low` to `high`.
+    pub fn for_partition(self, low: i64, high: i64) -> u64 {
+        match self {
+            BacklogBound::Fixed(bound) => bound,
+            BacklogBound::HalfRetained { floor, ceiling } => {
+                let retained = u64::try_from(high.saturating_sub(low.max(0))).unwrap_or(0);
+                (retained / 2).clamp(floor, ceiling.max(floor))
+            }
+        }
+    }
+
+    /// The bound before any partition is measured.
+    pub fn smallest(self) -> u64 {
+        match self {
+            BacklogBound::Fixed(bound) => bound,
+            BacklogBound::HalfRetained { floor, .. } => floor,
+        }
+    }
+}
+
+/// One partition's state as a gate check sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PartitionRoom {
+    backlog: u64,
+    bound: u64,
+}
+
 impl LagGate {
-    /// A gate allowing at most `max_lag_per_partition` uncommitted records per partition.
+    /// A gate keeping every partition's uncommitted records within `bound`.
     pub fn new(
         config: super::worker::WorkerConfig,
         runtime: tokio::runtime::Handle,
-        max_lag_per_partition: u64,
+        bound: BacklogBound,
     ) -> Self {
         LagGate {
             config,
             runtime,
-            max_lag_per_partition,
+            bound,
             budget: 0,
             watermarks: None,
             table: None,
@@ -96,28 +149,36 @@ impl LagGate {
         Ok(())
     }
 
-    /// Waits until a quarter of the bound is free in every partition, counting undelivered
+    /// Waits until a quarter of its bound is free in every partition, counting undelivered
     /// records as backlog (or fails after 10 minutes without progress).
     fn wait_for_room(&mut self, in_flight: impl Fn() -> u64) -> Result<(), KafkaError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(600);
-        let headroom = (self.max_lag_per_partition / 4).max(1);
         loop {
-            let used = self.worst_lag()? + in_flight();
-            if used + headroom <= self.max_lag_per_partition {
-                self.budget = self.max_lag_per_partition - used;
+            let partitions = self.partitions()?;
+            let in_flight = in_flight();
+            if let Some(budget) = budget(&partitions, in_flight, self.bound.smallest()) {
+                tracing::debug!(
+                    budget,
+                    in_flight,
+                    backlogs = ?partitions.iter().map(|p| p.backlog).collect::<Vec<_>>(),
+                    bounds = ?partitions.iter().map(|p| p.bound).collect::<Vec<_>>(),
+                    "producer may send"
+                );
+                self.budget = budget;
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
+                let behind = partitions.iter().map(|p| p.backlog).max().unwrap_or(0) + in_flight;
                 return Err(self.problem(format!(
-                    "workers are not committing: {used} records behind after 10 minutes"
+                    "workers are not committing: {behind} records behind after 10 minutes"
                 )));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
-    /// The largest backlog of any partition: listed end offset minus Delta's committed one.
-    fn worst_lag(&mut self) -> Result<u64, KafkaError> {
+    /// Every partition's backlog (listed end offset minus Delta's committed one) and bound.
+    fn partitions(&mut self) -> Result<Vec<PartitionRoom>, KafkaError> {
         if self.watermarks.is_none() {
             self.watermarks = Some(self.config.kafka.client_config().create()?);
         }
@@ -126,11 +187,11 @@ impl LagGate {
             self.table = Some(opened.map_err(|e| self.problem(e.to_string()))?);
         }
         let (Some(consumer), Some(table)) = (&self.watermarks, &mut self.table) else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let topic = self.config.topology.transactions();
-        let ends = super::worker::listed_end_offsets(consumer, &topic)?;
-        let app_ids: Vec<String> = ends.iter().map(|(p, _)| self.config.app_id(*p)).collect();
+        let ends = super::worker::listed_watermarks(consumer, &topic)?;
+        let app_ids: Vec<String> = ends.iter().map(|(p, ..)| self.config.app_id(*p)).collect();
         let committed = self
             .runtime
             .block_on(table.committed_versions(&app_ids))
@@ -138,14 +199,18 @@ impl LagGate {
                 topic: topic.clone(),
                 problem: e.to_string(),
             })?;
+        let bound = self.bound;
         Ok(ends
             .iter()
             .zip(&app_ids)
-            .map(|((_, high), app_id)| {
-                super::worker::partition_lag(*high, committed.get(app_id).copied().flatten())
+            .map(|((_, low, high), app_id)| PartitionRoom {
+                backlog: super::worker::partition_lag(
+                    *high,
+                    committed.get(app_id).copied().flatten(),
+                ),
+                bound: bound.for_partition(*low, *high),
             })
-            .max()
-            .unwrap_or(0))
+            .collect())
     }
 
     fn problem(&self, problem: String) -> KafkaError {
@@ -157,6 +222,25 @@ impl LagGate {
 }
 
 /// Properties that only consumers take; librdkafka warns when a producer is given them.
+/// Records a producer may send before checking again: what the tightest partition has free,
+/// with `in_flight` undelivered records counted against every partition; `None` while that
+/// partition has less than a quarter of its bound free. `smallest` stands in for the bound
+/// when the topic has no partitions yet.
+fn budget(partitions: &[PartitionRoom], in_flight: u64, smallest: u64) -> Option<u64> {
+    let mut budget = smallest.saturating_sub(in_flight);
+    let mut quarter = (smallest / 4).max(1);
+    for (index, partition) in partitions.iter().enumerate() {
+        let free = partition
+            .bound
+            .saturating_sub(partition.backlog + in_flight);
+        if index == 0 || free < budget {
+            budget = free;
+            quarter = (partition.bound / 4).max(1);
+        }
+    }
+    (budget >= quarter).then_some(budget)
+}
+
 fn is_consumer_property(key: &str) -> bool {
     [
         "session.timeout.ms",
@@ -347,5 +431,47 @@ impl TransactionProducer {
             });
         }
         Ok(tracker.delivered.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMBEDDED: BacklogBound = BacklogBound::HalfRetained {
+        floor: 15_000,
+        ceiling: 131_072,
+    };
+
+    #[test]
+    fn the_embedded_bound_is_half_the_retained_records_within_its_limits() {
+        assert_eq!(EMBEDDED.for_partition(0, 0), 15_000);
+        assert_eq!(EMBEDDED.for_partition(0, 20_000), 15_000);
+        // Still filling: everything produced is retained.
+        assert_eq!(EMBEDDED.for_partition(0, 50_000), 25_000);
+        // Full and deleting: 44,000 records fit.
+        assert_eq!(EMBEDDED.for_partition(356_000, 400_000), 22_000);
+        assert_eq!(EMBEDDED.for_partition(0, 10_000_000), 131_072);
+        // Unknown low watermark (-1): counted from 0.
+        assert_eq!(EMBEDDED.for_partition(-1, 40_000), 20_000);
+        assert_eq!(BacklogBound::Fixed(7).for_partition(0, 1_000_000), 7);
+    }
+
+    #[test]
+    fn the_budget_is_what_the_tightest_partition_has_free() {
+        let room = |backlog, bound| PartitionRoom { backlog, bound };
+        assert_eq!(budget(&[], 0, 15_000), Some(15_000));
+        assert_eq!(budget(&[room(0, 15_000)], 0, 15_000), Some(15_000));
+        assert_eq!(
+            budget(&[room(1_000, 40_000), room(5_000, 15_000)], 500, 15_000),
+            Some(9_500)
+        );
+        // Less than a quarter free in the tightest partition: wait.
+        assert_eq!(
+            budget(&[room(31_000, 40_000), room(0, 15_000)], 0, 15_000),
+            None
+        );
+        assert_eq!(budget(&[room(0, 15_000)], 12_000, 15_000), None);
+        assert_eq!(budget(&[room(20_000, 15_000)], 0, 15_000), None);
     }
 }

@@ -674,6 +674,18 @@ pub(crate) fn listed_end_offsets<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     topic: &str,
 ) -> Result<Vec<(i32, i64)>, rdkafka::error::KafkaError> {
+    Ok(listed_watermarks(consumer, topic)?
+        .into_iter()
+        .map(|(partition, _, high)| (partition, high))
+        .collect())
+}
+
+/// Every partition of `topic` with its first retained offset and its end offset, as the
+/// broker lists them.
+pub(crate) fn listed_watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> Result<Vec<(i32, i64, i64)>, rdkafka::error::KafkaError> {
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = metadata
         .topics()
@@ -683,8 +695,9 @@ pub(crate) fn listed_end_offsets<C: ConsumerContext>(
     partitions
         .into_iter()
         .map(|partition| {
-            let (_, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
-            Ok((partition, high))
+            let (low, high) =
+                consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+            Ok((partition, low, high))
         })
         .collect()
 }
