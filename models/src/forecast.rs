@@ -838,6 +838,11 @@ pub fn daily_spend_from_batches(
 mod tests {
     use super::*;
 
+    /// 40 months around a flat level with deterministic noise: no trend, no season.
+    fn level_series() -> Vec<f64> {
+        (0..40).map(|t| 100.0 + ((t * 7919) % 13) as f64).collect()
+    }
+
     /// A seasonal monthly series with trend and a little deterministic noise.
     fn seasonal(n: usize) -> Vec<f64> {
         (0..n)
@@ -903,7 +908,7 @@ mod tests {
             assert_eq!(refit.prediction, searched.prediction, "{}", form.name());
         }
         // A form without a trend refits too (AutoETS cannot be asked for one).
-        let flat: Vec<f64> = (0..40).map(|t| 100.0 + ((t * 7919) % 13) as f64).collect();
+        let flat = level_series();
         let searched = fit(Method::Ets, &flat, 12, 6, 0.95, None).unwrap();
         let form = searched.form.unwrap();
         assert_eq!(
@@ -931,7 +936,7 @@ mod tests {
 
     #[test]
     fn the_search_is_autoets_zzn() {
-        let flat: Vec<f64> = (0..40).map(|t| 100.0 + ((t * 7919) % 13) as f64).collect();
+        let flat = level_series();
         let mut zeros = seasonal(50);
         zeros[7] = 0.0;
         for y in [seasonal(60), seasonal(20), flat, zeros] {

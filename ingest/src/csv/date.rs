@@ -11,6 +11,7 @@
 //! which is day-first everywhere it is used). An ambiguous file is an error the user resolves
 //! with `--day-first` or `--month-first`; it is never guessed per row.
 
+use crate::normalize::memo::LastText;
 use chrono::{NaiveDate, NaiveTime};
 
 /// Day/month order of numeric dates.
@@ -69,7 +70,7 @@ pub struct DateEvidence {
     pub dotted: u64,
     /// The last cell observed and its shape, if numeric: exports list rows by date, so most
     /// cells repeat the one before, whose proofs are already kept.
-    last: Option<(String, Option<Shape>)>,
+    last: LastText<Option<Shape>>,
 }
 
 /// The file's order, or why it cannot be settled.
@@ -94,20 +95,9 @@ pub enum OrderDecision {
 impl DateEvidence {
     /// Records one date cell found on `line`.
     pub fn observe(&mut self, line: u64, text: &str) {
-        let shape = match &mut self.last {
-            Some((last, shape)) if last == text => *shape,
-            last => {
-                let shape = split_shape(text)
-                    .ok()
-                    .map(|(shape, _)| shape)
-                    .filter(|shape| matches!(shape, Shape::Numeric { .. }));
-                let slot = last.get_or_insert_with(|| (String::new(), None));
-                slot.0.clear();
-                slot.0.push_str(text);
-                slot.1 = shape;
-                shape
-            }
-        };
+        let Ok(shape) = self.last.get(text, |text| {
+            Ok::<_, std::convert::Infallible>(split_shape(text).ok().map(|(shape, _)| shape))
+        });
         let Some(Shape::Numeric {
             first,
             second,

@@ -26,11 +26,11 @@ use verocta_schemas::{
 use super::amount::{DecimalEvidence, DecimalSeparator, Marker, ParsedAmount, parse_amount};
 use super::classify::{Direction, Evidence, balance_row, classify, summary_row};
 use super::config::{ColumnMapping, CsvImportConfig};
-use super::date::{DateError, DateEvidence, DateOrder, OrderDecision, parse_date};
+use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
 use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
 use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
 use crate::IngestError;
-use crate::normalize::memo::{HashKeyed, TextMemo};
+use crate::normalize::memo::{HashKeyed, LastText, TextMemo};
 use crate::normalize::{Categorizer, normalize_vendor};
 
 /// How many records may precede the header (report titles, export notes).
@@ -232,9 +232,9 @@ impl CsvSource {
             vendors: TextMemo::new(VENDOR_MEMO_LIMIT),
             categorizer: Categorizer::default(),
             text: String::new(),
-            currency: None,
+            currency: LastText::default(),
             format: self.plan.layout.to_string(),
-            last_date: None,
+            last_date: LastText::default(),
         })
     }
 }
@@ -451,12 +451,12 @@ pub struct Rows<'a> {
     /// The row's lowercased vendor, description and memo for [`classify`], reused across
     /// rows instead of allocated per row.
     text: String,
-    /// The last currency cell and its currency: a currency column repeats one or two codes.
-    currency: Option<(String, Currency)>,
+    /// The last currency cell's currency: a currency column repeats one or two codes.
+    currency: LastText<Currency>,
     /// The layout's name, every transaction's `source.format`, formatted once.
     format: String,
-    /// The last date cell parsed, and what it parsed to.
-    last_date: Option<(String, (chrono::NaiveDate, Option<chrono::NaiveTime>))>,
+    /// What the last date cell parsed to: exports list rows by date.
+    last_date: LastText<(chrono::NaiveDate, Option<chrono::NaiveTime>)>,
 }
 
 /// Distinct vendors remembered by [`Rows`] before it starts over.
@@ -522,15 +522,8 @@ impl Rows<'_> {
         let label = cell(record, columns.vendor).or(cell(record, columns.description));
         let date_text = cell(record, columns.date).or(cell(record, columns.date_fallback));
         let parsed_date = date_text.map(|text| {
-            // Exports list rows by date, so most rows repeat the previous row's date.
-            match &self.last_date {
-                Some((last, parsed)) if last == text => Ok::<_, DateError>(*parsed),
-                _ => {
-                    let parsed = parse_date(text, plan.date_order)?;
-                    self.last_date = Some((text.to_string(), parsed));
-                    Ok(parsed)
-                }
-            }
+            self.last_date
+                .get(text, |text| parse_date(text, plan.date_order))
         });
         let Some(Ok((booked_date, booked_time))) = parsed_date else {
             // No usable date: a total, balance, heading or footer row — or a broken row.
@@ -612,20 +605,15 @@ impl Rows<'_> {
     fn row_currency(
         plan: &FilePlan,
         record: &StringRecord,
-        last: &mut Option<(String, Currency)>,
+        last: &mut LastText<Currency>,
     ) -> Result<Currency, RowError> {
         let column = plan.columns.currency;
-        let Some(code) = cell(record, column) else {
-            return Ok(plan.currency);
-        };
-        if let Some((last_code, currency)) = last
-            && last_code == code
-        {
-            return Ok(*currency);
+        match cell(record, column) {
+            Some(code) => last
+                .get(code, Currency::new)
+                .map_err(|e| (column, e.to_string())),
+            None => Ok(plan.currency),
         }
-        let currency = Currency::new(code).map_err(|e| (column, e.to_string()))?;
-        *last = Some((code.to_string(), currency));
-        Ok(currency)
     }
 
     fn read_money(&self, currency: Currency) -> Result<RowMoney, RowError> {

@@ -1,5 +1,6 @@
-//! A bounded memo of per-text results, for normalisers that see the same few hundred texts
-//! (vendors, category and account names) across millions of rows.
+//! Memos of per-text results: [`TextMemo`], bounded, for normalisers that see the same few
+//! hundred texts (vendors, category and account names) across millions of rows, and
+//! [`LastText`], one entry, for columns whose consecutive cells repeat (dates, currency codes).
 //!
 //! Why not a `HashMap<String, V>`: std's SipHash over the text was ~2% of an import, and
 //! looking a `&str` up in it allocates nothing but still hashes twice on a miss. Here the text
@@ -68,9 +69,67 @@ impl<V> TextMemo<V> {
     }
 }
 
+/// The result for the last text seen: a ledger sorted by date repeats each date cell for a
+/// run of rows, a currency column one or two codes, so one comparison replaces the work. Errors
+/// are not remembered (the next row asks again), and the text's buffer is reused.
+#[derive(Clone, Debug)]
+pub(crate) struct LastText<V> {
+    text: String,
+    value: Option<V>,
+}
+
+impl<V> Default for LastText<V> {
+    fn default() -> Self {
+        LastText {
+            text: String::new(),
+            value: None,
+        }
+    }
+}
+
+impl<V: Copy> LastText<V> {
+    /// `compute(text)`, without calling it when `text` is the last text that succeeded.
+    pub(crate) fn get<E>(
+        &mut self,
+        text: &str,
+        compute: impl FnOnce(&str) -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.value
+            && self.text == text
+        {
+            return Ok(value);
+        }
+        let value = compute(text)?;
+        self.text.clear();
+        self.text.push_str(text);
+        self.value = Some(value);
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_text_is_answered_from_memory_and_errors_are_not_kept() {
+        let mut last = LastText::default();
+        let mut calls = 0;
+        let mut parse = |last: &mut LastText<u32>, text: &str| {
+            last.get(text, |t| {
+                calls += 1;
+                t.parse::<u32>()
+            })
+        };
+        assert_eq!(parse(&mut last, "7"), Ok(7));
+        assert_eq!(parse(&mut last, "7"), Ok(7));
+        assert!(parse(&mut last, "x").is_err());
+        assert!(parse(&mut last, "x").is_err());
+        // A failure does not replace the last success.
+        assert_eq!(parse(&mut last, "7"), Ok(7));
+        assert_eq!(parse(&mut last, "8"), Ok(8));
+        assert_eq!(calls, 4);
+    }
 
     #[test]
     fn computes_each_text_once_and_stays_within_its_limit() {

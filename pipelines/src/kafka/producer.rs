@@ -227,18 +227,12 @@ impl LagGate {
 /// partition has less than a quarter of its bound free. `smallest` stands in for the bound
 /// when the topic has no partitions yet.
 fn budget(partitions: &[PartitionRoom], in_flight: u64, smallest: u64) -> Option<u64> {
-    let mut budget = smallest.saturating_sub(in_flight);
-    let mut quarter = (smallest / 4).max(1);
-    for (index, partition) in partitions.iter().enumerate() {
-        let free = partition
-            .bound
-            .saturating_sub(partition.backlog + in_flight);
-        if index == 0 || free < budget {
-            budget = free;
-            quarter = (partition.bound / 4).max(1);
-        }
-    }
-    (budget >= quarter).then_some(budget)
+    let (free, bound) = partitions
+        .iter()
+        .map(|p| (p.bound.saturating_sub(p.backlog + in_flight), p.bound))
+        .min_by_key(|&(free, _)| free)
+        .unwrap_or((smallest.saturating_sub(in_flight), smallest));
+    (free >= (bound / 4).max(1)).then_some(free)
 }
 
 fn is_consumer_property(key: &str) -> bool {
