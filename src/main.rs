@@ -975,7 +975,10 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let batches = Lake::in_data_dir(&args.data_dir).sql(&args.query).await?;
+    let ctx = Lake::in_data_dir(&args.data_dir).session().await?;
+    // The models' functions (amount patterns, the classic and v2 scores) are SQL too.
+    verocta_models::anomaly::udf::register(&ctx, None);
+    let batches = ctx.sql(&args.query).await?.collect().await?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         let mut writer = verocta_lakehouse::json_lines_writer(&mut stdout);

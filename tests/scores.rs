@@ -69,6 +69,29 @@ fn v2_scores_follow_the_lake_per_touched_tenant_and_differ_from_classic_for_stat
         .map(|s| s["window_days"].as_u64().unwrap())
         .collect();
     assert_eq!(windows, [30, 90, 365]);
+    // The same numbers as a query over the transactions table: the DataFusion aggregate.
+    let score_sql = |days: u16| {
+        format!(
+            "spendscore_v2({days}, booked_date, booked_time_s, amount_minor, class, vendor, \
+             category, transaction_id) AS s{days}"
+        )
+    };
+    let by_query = sql(
+        data_dir,
+        &format!(
+            "SELECT {}, {}, {} FROM transactions WHERE tenant_id = 'gla'",
+            score_sql(30),
+            score_sql(90),
+            score_sql(365)
+        ),
+    );
+    for score in &scores {
+        let column = format!("s{}", score["window_days"]);
+        assert_eq!(
+            by_query[0][&column], score["score"],
+            "{column}: {by_query:?}"
+        );
+    }
     for score in &scores {
         assert_eq!(score["model"], "v2");
         assert_eq!(score["currency"], "GBP");

@@ -19,7 +19,7 @@ while IFS= read -r line; do
         continue
     fi
     if [ -n "$path" ]; then
-        [[ "$line" =~ ^mod\ ([a-z_]+)\;$ ]] || { echo "error: $lib: '#[path]' is not followed by 'mod NAME;'" >&2; exit 1; }
+        [[ "$line" =~ ^mod\ ([a-z0-9_]+)\;$ ]] || { echo "error: $lib: '#[path]' is not followed by 'mod NAME;'" >&2; exit 1; }
         echo "mod ${BASH_REMATCH[1]} {"
         cat "$path"
         echo '}'

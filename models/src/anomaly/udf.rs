@@ -7,6 +7,10 @@
 //! - `spendscore_classic(amount, vendor, booked_date, category) -> DOUBLE`: an aggregate, the
 //!   classic SpendScore of a group (`GROUP BY tenant_id`), identical to `verocta score --classic`
 //!   on the same rows.
+//! - `spendscore_v2(window_days, booked_date, booked_time_s, amount_minor, class, vendor,
+//!   category, transaction_id) -> BIGINT`: an aggregate, SpendScore v2 of a group over the
+//!   window ending on its latest spend day, as `verocta scores` computes it
+//!   ([`crate::spendscore::v2_udaf`]).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -28,15 +32,17 @@ use datafusion::prelude::SessionContext;
 use super::features::{DEFAULT_APPROVAL_LIMITS, round_amount_score, under_limit_score};
 use super::{FEATURE_COUNT, ModelSet};
 use crate::spendscore::classic::{ClassicRow, score_classic};
+use crate::spendscore::v2_udaf::SpendScoreV2Udaf;
 
-/// Registers the feature UDFs and the classic score UDAF, and `isolation_score` when models
-/// are given.
+/// Registers the feature UDFs and the classic and v2 score UDAFs, and `isolation_score` when
+/// models are given.
 pub fn register(ctx: &SessionContext, models: Option<Arc<ModelSet>>) {
     ctx.register_udf(ScalarUDF::from(RoundAmount::new()));
     ctx.register_udf(ScalarUDF::from(UnderLimit::new(
         DEFAULT_APPROVAL_LIMITS.to_vec(),
     )));
     ctx.register_udaf(AggregateUDF::from(ClassicScoreUdaf::new()));
+    ctx.register_udaf(AggregateUDF::from(SpendScoreV2Udaf::new()));
     if let Some(models) = models {
         ctx.register_udf(ScalarUDF::from(IsolationScore::new(models)));
     }

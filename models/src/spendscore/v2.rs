@@ -23,9 +23,12 @@
 //! window, no vendor names) is left out and its weight spread over the others; its sentence
 //! says so. The final score is rounded half to even and banded as the classic one.
 //!
-//! Everything here is pure and deterministic: the same rows give the same score.
+//! Everything here is pure and deterministic: the same rows give the same score. The
+//! arithmetic is [`super::v2_metrics`] (std only, generic over vendor and category keys, so
+//! the Arroyo UDF and the DataFusion aggregate compute it from the same file); this module
+//! reads the rows and writes the sentences.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use arrow_array::types::{Date32Type, Int8Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
@@ -33,6 +36,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use verocta_schemas::{Category, SCORE_METRICS, ScoreMetric, SpendScore};
 
 use super::classic::{Band, final_score};
+use super::v2_metrics::{self as metrics, Budget, CategoryClass, KeyedRow};
 use crate::anomaly::features::{FeatureError, text, typed};
 
 /// The model name stored with every score.
@@ -40,10 +44,10 @@ pub const MODEL: &str = "v2";
 /// Version of this definition; bumped whenever a number it produces can change.
 pub const MODEL_VERSION: &str = "2.0";
 /// The rolling windows, in days.
-pub const WINDOWS: [u16; 3] = [30, 90, 365];
+pub const WINDOWS: [u16; 3] = metrics::WINDOWS;
 
 /// Weights in percent, in [`SCORE_METRICS`] order.
-pub const WEIGHTS: [f64; 6] = [15.0, 10.0, 20.0, 15.0, 20.0, 20.0];
+pub const WEIGHTS: [f64; 6] = metrics::WEIGHTS;
 
 /// Categories whose spend counts as avoidable.
 pub const WASTE_CATEGORIES: [Category; 2] = [Category::MealsEntertainment, Category::BankFees];
@@ -151,478 +155,219 @@ impl WindowScore {
 /// Scores a tenant over every window in [`WINDOWS`] ending on its latest spend day. Windows
 /// without net spend get no score.
 pub fn score_tenant(tenant: &TenantRows) -> Vec<WindowScore> {
-    let Some(end) = tenant
-        .rows
-        .iter()
-        .filter(|r| !r.credit)
-        .map(|r| r.day)
-        .max()
-    else {
+    let rows = keyed_rows(tenant);
+    let Some(end) = metrics::latest_spend_day(&rows) else {
         return Vec::new();
     };
     WINDOWS
         .iter()
-        .filter_map(|&days| score_window(tenant, end, days))
+        .filter_map(|&days| keyed_window(tenant, &rows, end, days))
         .collect()
 }
 
 /// Scores the window of `days` days ending on `end` (inclusive); `None` without net spend.
 pub fn score_window(tenant: &TenantRows, end: NaiveDate, days: u16) -> Option<WindowScore> {
-    let start = end - Duration::days(i64::from(days) - 1);
-    let in_window: Vec<&ScoreRow> = tenant
+    keyed_window(tenant, &keyed_rows(tenant), day_number(end), days)
+}
+
+/// The tenant's rows as the shared arithmetic takes them: "" vendors unknown, categories by
+/// code.
+fn keyed_rows(tenant: &TenantRows) -> Vec<KeyedRow<&str, &str>> {
+    tenant
         .rows
         .iter()
-        .filter(|r| r.day >= start && r.day <= end)
-        .collect();
-    let window = Window::build(&in_window);
-    if window.net_minor <= 0 {
-        return None;
-    }
+        .map(|r| {
+            KeyedRow::named(
+                day_number(r.day),
+                r.time_s,
+                r.amount_minor,
+                r.credit,
+                &r.vendor,
+                &r.category,
+            )
+        })
+        .collect()
+}
+
+fn keyed_window(
+    tenant: &TenantRows,
+    rows: &[KeyedRow<&str, &str>],
+    end: i32,
+    days: u16,
+) -> Option<WindowScore> {
+    let facts = metrics::window_facts(rows, end, days)?;
     let fmt = Fmt {
         currency: &tenant.currency,
         digits: tenant.digits,
     };
-    let metrics = vec![
-        categorisation(&window, &fmt),
-        concentration(&window),
-        budget(tenant, &window, start, end, days, &fmt),
-        redundancy(&window, &fmt),
-        spike(&window, &fmt),
-        waste(&window, &fmt),
+    let values = facts.values();
+    let sentences = [
+        categorisation(&facts.categorisation, &fmt),
+        concentration(facts.concentration.as_ref()),
+        budget(&facts.budget, days, facts.end, &fmt),
+        redundancy(&facts.redundancy, &fmt),
+        spike(&facts.spike, &fmt),
+        waste(&facts.waste, &fmt),
     ];
-    debug_assert!(
-        metrics
-            .iter()
-            .map(|m| m.name.as_str())
-            .eq(SCORE_METRICS.iter().copied())
-    );
-    let (sum, weights) = metrics
-        .iter()
-        .filter_map(|m| m.value.map(|v| (v * m.weight, m.weight)))
-        .fold((0.0, 0.0), |(s, w), (vs, ws)| (s + vs, w + ws));
-    let weighted = if weights > 0.0 { sum / weights } else { 0.0 };
+    let metrics = sentences
+        .into_iter()
+        .zip(values)
+        .enumerate()
+        .map(|(index, (explanation, value))| ScoreMetric {
+            name: SCORE_METRICS[index].into(),
+            value,
+            weight: WEIGHTS[index],
+            explanation,
+        })
+        .collect();
+    let weighted = facts.weighted();
     Some(WindowScore {
         window_days: days,
-        period_start: start,
-        period_end: end,
+        period_start: date_of(facts.start),
+        period_end: date_of(facts.end),
         score: final_score(weighted),
         weighted,
         metrics,
-        transactions: window.charges.len() as u64,
-        spend_minor: window.net_minor,
-        refunds_minor: window.refunds_minor,
+        transactions: facts.charges as u64,
+        spend_minor: facts.net_minor,
+        refunds_minor: facts.refunds_minor,
     })
 }
 
-/// A window's spend after refunds are matched.
-struct Window<'a> {
-    /// Spend rows not cancelled by a refund, in booking order.
-    charges: Vec<&'a ScoreRow>,
-    /// Net spend: charges less refunds netted against their vendor.
-    net_minor: i64,
-    /// Refunds matched to a charge or netted against a vendor.
-    refunds_minor: i64,
-    /// Net spend per vendor ("" = unknown).
-    by_vendor: HashMap<&'a str, i64>,
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
 }
 
-impl<'a> Window<'a> {
-    /// Matches each credit to the latest earlier charge of the same vendor and amount (the
-    /// charge is cancelled), else nets it against the vendor's spend in the window (never
-    /// below zero). Other credits are income and ignored.
-    fn build(rows: &[&'a ScoreRow]) -> Window<'a> {
-        let mut cancelled = vec![false; rows.len()];
-        let mut netted: HashMap<&str, i64> = HashMap::new();
-        let mut refunds_minor = 0;
-        for (i, credit) in rows.iter().enumerate() {
-            if !credit.credit || credit.vendor.is_empty() {
-                continue;
-            }
-            let matched = (0..i).rev().find(|&j| {
-                let charge = rows[j];
-                !charge.credit
-                    && !cancelled[j]
-                    && charge.vendor == credit.vendor
-                    && charge.amount_minor == credit.amount_minor
-            });
-            match matched {
-                Some(j) => {
-                    cancelled[j] = true;
-                    refunds_minor += credit.amount_minor;
-                }
-                None => *netted.entry(credit.vendor.as_str()).or_default() += credit.amount_minor,
-            }
-        }
-        let charges: Vec<&ScoreRow> = rows
-            .iter()
-            .zip(&cancelled)
-            .filter(|(r, cancelled)| !r.credit && !**cancelled)
-            .map(|(r, _)| *r)
-            .collect();
-        let mut by_vendor: HashMap<&str, i64> = HashMap::new();
-        for charge in &charges {
-            *by_vendor.entry(charge.vendor.as_str()).or_default() += charge.amount_minor;
-        }
-        for (vendor, credit) in netted {
-            if let Some(spent) = by_vendor.get_mut(vendor) {
-                let applied = credit.min(*spent);
-                *spent -= applied;
-                refunds_minor += applied;
-            }
-        }
-        let net_minor = by_vendor.values().sum();
-        Window {
-            charges,
-            net_minor,
-            refunds_minor,
-            by_vendor,
-        }
+/// Days since 1970-01-01 (booked dates are within ±5.8 million years of it).
+fn day_number(day: NaiveDate) -> i32 {
+    (day - epoch()).num_days() as i32
+}
+
+fn date_of(day_number: i32) -> NaiveDate {
+    epoch() + Duration::days(i64::from(day_number))
+}
+
+fn categorisation(facts: &metrics::Categorisation, fmt: &Fmt) -> String {
+    let value = facts.value;
+    if facts.charges == 0 {
+        return format!("Categorisation {value:.0}: every charge has a category.");
     }
-
-    fn share(&self, minor: i64) -> f64 {
-        minor as f64 / self.net_minor as f64
-    }
+    format!(
+        "Categorisation {value:.0}: {} of spend ({}, {} charges) has no category; mapping \
+         their accounts to categories would raise it.",
+        pct(facts.share),
+        fmt.money(facts.minor),
+        facts.charges
+    )
 }
 
-/// Linear falloff: 100 at `x = 0`, 0 at `x ≥ zero_at`.
-fn falloff(x: f64, zero_at: f64) -> f64 {
-    100.0 * (1.0 - (x / zero_at).clamp(0.0, 1.0))
-}
-
-fn metric(index: usize, value: Option<f64>, explanation: String) -> ScoreMetric {
-    ScoreMetric {
-        name: SCORE_METRICS[index].into(),
-        value,
-        weight: WEIGHTS[index],
-        explanation,
-    }
-}
-
-fn categorisation(window: &Window, fmt: &Fmt) -> ScoreMetric {
-    let uncategorised: Vec<&&ScoreRow> = window
-        .charges
-        .iter()
-        .filter(|r| r.category == Category::Uncategorized.code())
-        .collect();
-    let minor: i64 = uncategorised.iter().map(|r| r.amount_minor).sum();
-    let share = window.share(minor).min(1.0);
-    let value = falloff(share, 0.4);
-    let why = if uncategorised.is_empty() {
-        format!("Categorisation {value:.0}: every charge has a category.")
-    } else {
-        format!(
-            "Categorisation {value:.0}: {} of spend ({}, {} charges) has no category; mapping \
-             their accounts to categories would raise it.",
-            pct(share),
-            fmt.money(minor),
-            uncategorised.len()
-        )
+fn concentration(facts: Option<&metrics::Concentration<&str>>) -> String {
+    let Some(facts) = facts else {
+        return "Concentration not scored: no charge in the window names its vendor.".into();
     };
-    metric(0, Some(value), why)
+    format!(
+        "Concentration {:.0}: spend is spread like {:.1} equal vendors; the largest, {}, took \
+         {}.",
+        facts.value,
+        facts.effective,
+        vendor_name(facts.top),
+        pct(facts.top_share)
+    )
 }
 
-fn concentration(window: &Window) -> ScoreMetric {
-    let named: Vec<(&str, i64)> = window
-        .by_vendor
-        .iter()
-        .filter(|(v, m)| !v.is_empty() && **m > 0)
-        .map(|(v, m)| (*v, *m))
-        .collect();
-    let total: i64 = named.iter().map(|(_, m)| m).sum();
-    if total <= 0 {
-        return metric(
-            1,
-            None,
-            "Concentration not scored: no charge in the window names its vendor.".into(),
-        );
-    }
-    let hhi: f64 = named
-        .iter()
-        .map(|(_, m)| (*m as f64 / total as f64).powi(2))
-        .sum();
-    let effective = 1.0 / hhi;
-    let value = if effective >= 5.0 {
-        100.0
-    } else {
-        (effective - 1.0) / 4.0 * 100.0
-    };
-    // Largest vendor; ties broken by name so the sentence is deterministic.
-    let (top, top_minor) = named
-        .iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-        .copied()
-        .unwrap_or(("", 0));
-    let why = format!(
-        "Concentration {value:.0}: spend is spread like {effective:.1} equal vendors; the \
-         largest, {}, took {}.",
-        vendor_name(top),
-        pct(top_minor as f64 / total as f64)
-    );
-    metric(1, Some(value), why)
-}
-
-fn budget(
-    tenant: &TenantRows,
-    window: &Window,
-    start: NaiveDate,
-    end: NaiveDate,
-    days: u16,
-    fmt: &Fmt,
-) -> ScoreMetric {
-    let first = tenant
-        .rows
-        .iter()
-        .filter(|r| !r.credit)
-        .map(|r| r.day)
-        .min();
-    let length = i64::from(days);
-    let periods = (365 / length).clamp(1, 12);
-    let mut sums = Vec::new();
-    for k in 1..=periods {
-        let p_start = start - Duration::days(k * length);
-        let p_end = start - Duration::days((k - 1) * length + 1);
-        if first.is_none_or(|f| f > p_start) {
-            break;
-        }
-        let sum: i64 = tenant
-            .rows
-            .iter()
-            .filter(|r| !r.credit && r.day >= p_start && r.day <= p_end)
-            .map(|r| r.amount_minor)
-            .sum();
-        sums.push(sum);
-    }
-    if sums.is_empty() {
-        let why = format!(
+fn budget(facts: &Budget, days: u16, end: i32, fmt: &Fmt) -> String {
+    match facts {
+        Budget::NoHistory { first } => format!(
             "Budget not scored: it compares the window with the previous {days} days, and the \
              history starts {}.",
-            first.unwrap_or(end)
-        );
-        return metric(2, None, why);
-    }
-    let baseline = median_i64(&mut sums);
-    let spent: i64 = window.charges.iter().map(|r| r.amount_minor).sum();
-    if baseline <= 0 {
-        let why = format!(
-            "Budget not scored: nothing was spent in the previous {} period(s) of {days} days.",
-            sums.len()
-        );
-        return metric(2, None, why);
-    }
-    let ratio = spent as f64 / baseline as f64;
-    let value = if ratio <= 1.1 {
-        100.0
-    } else {
-        falloff(ratio - 1.1, 0.9)
-    };
-    let direction = if ratio >= 1.0 {
-        format!("{} above", pct(ratio - 1.0))
-    } else {
-        format!("{} below", pct(1.0 - ratio))
-    };
-    let why = format!(
-        "Budget {value:.0}: {} spent in these {days} days, {direction} the {} typical of the \
-         previous {} such period(s).",
-        fmt.money(spent),
-        fmt.money(baseline),
-        sums.len()
-    );
-    metric(2, Some(value), why)
-}
-
-fn redundancy(window: &Window, fmt: &Fmt) -> ScoreMetric {
-    let mut last_seen: HashMap<(&str, i64), (NaiveDate, Option<i32>)> = HashMap::new();
-    let mut repeats = 0usize;
-    let mut repeat_minor = 0i64;
-    let mut vendors: BTreeMap<&str, usize> = BTreeMap::new();
-    for charge in &window.charges {
-        if charge.vendor.is_empty() {
-            continue;
-        }
-        let key = (charge.vendor.as_str(), charge.amount_minor);
-        if let Some(&(day, time)) = last_seen.get(&key)
-            && within_24h(day, time, charge.day, charge.time_s)
-        {
-            repeats += 1;
-            repeat_minor += charge.amount_minor;
-            *vendors.entry(charge.vendor.as_str()).or_default() += 1;
-        }
-        last_seen.insert(key, (charge.day, charge.time_s));
-    }
-    let share = window.share(repeat_minor);
-    let value = falloff(share, 0.05);
-    let why = if repeats == 0 {
-        format!("Redundancy {value:.0}: no repeat charge (same vendor, same amount) within 24h.")
-    } else {
-        let top = vendors
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-            .map(|(v, _)| vendor_name(v))
-            .unwrap_or_default();
-        format!(
-            "Redundancy {value:.0}: {repeats} repeat charge(s) from {} vendor(s) within 24h, \
-             worth {} ({} of spend); most from {top}.",
-            vendors.len(),
-            fmt.money(repeat_minor),
-            pct(share)
-        )
-    };
-    metric(3, Some(value), why)
-}
-
-/// Two charges are within 24 hours: by their times when both have one, else on the same day.
-fn within_24h(
-    a_day: NaiveDate,
-    a_time: Option<i32>,
-    b_day: NaiveDate,
-    b_time: Option<i32>,
-) -> bool {
-    match (a_time, b_time) {
-        (Some(a), Some(b)) => {
-            let seconds = (b_day - a_day).num_days() * 86_400 + i64::from(b) - i64::from(a);
-            seconds.abs() <= 86_400
-        }
-        _ => a_day == b_day,
-    }
-}
-
-/// Robust z-score above which a charge is an outlier in its category.
-const SPIKE_Z: f64 = 3.5;
-/// Charges a category needs for its own baseline (else the window's).
-const SPIKE_MIN_CATEGORY_ROWS: usize = 8;
-
-struct Baseline {
-    median: f64,
-    mad: f64,
-}
-
-impl Baseline {
-    fn of(amounts: impl Iterator<Item = i64>) -> Option<Baseline> {
-        let mut logs: Vec<f64> = amounts
-            .filter(|a| *a > 0)
-            .map(|a| (a as f64).ln())
-            .collect();
-        if logs.is_empty() {
-            return None;
-        }
-        let median = median_f64(&mut logs);
-        let mut deviations: Vec<f64> = logs.iter().map(|x| (x - median).abs()).collect();
-        let mad = median_f64(&mut deviations);
-        Some(Baseline { median, mad })
-    }
-
-    /// How many times its typical amount a charge is, when it is an outlier.
-    fn outlier_ratio(&self, amount_minor: i64) -> Option<f64> {
-        if amount_minor <= 0 {
-            return None;
-        }
-        let x = (amount_minor as f64).ln();
-        let ratio = (x - self.median).exp();
-        let outlier = if self.mad > 0.0 {
-            0.6745 * (x - self.median) / self.mad > SPIKE_Z && ratio >= 3.0
-        } else {
-            ratio >= 10.0
-        };
-        outlier.then_some(ratio)
-    }
-}
-
-fn spike(window: &Window, fmt: &Fmt) -> ScoreMetric {
-    let overall = Baseline::of(window.charges.iter().map(|r| r.amount_minor));
-    let mut by_category: HashMap<&str, Vec<i64>> = HashMap::new();
-    for charge in &window.charges {
-        by_category
-            .entry(charge.category.as_str())
-            .or_default()
-            .push(charge.amount_minor);
-    }
-    let baselines: HashMap<&str, Baseline> = by_category
-        .into_iter()
-        .filter(|(_, amounts)| amounts.len() >= SPIKE_MIN_CATEGORY_ROWS)
-        .filter_map(|(c, amounts)| Baseline::of(amounts.into_iter()).map(|b| (c, b)))
-        .collect();
-    let mut outliers: Vec<(&ScoreRow, f64)> = Vec::new();
-    for charge in &window.charges {
-        let baseline = baselines.get(charge.category.as_str()).or(overall.as_ref());
-        if let Some(ratio) = baseline.and_then(|b| b.outlier_ratio(charge.amount_minor)) {
-            outliers.push((charge, ratio));
-        }
-    }
-    let n = window.charges.len().max(1) as f64;
-    let outlier_minor: i64 = outliers.iter().map(|(r, _)| r.amount_minor).sum();
-    let share = window.share(outlier_minor).min(1.0);
-    let value = falloff(outliers.len() as f64 / n, 0.2) * (1.0 - share.min(0.5));
-    let why = match outliers
-        .iter()
-        .max_by(|a, b| a.0.amount_minor.cmp(&b.0.amount_minor))
-    {
-        None => {
-            format!("Spike {value:.0}: no charge stands out from its category's typical amount.")
-        }
-        Some((largest, ratio)) => format!(
-            "Spike {value:.0}: {} charge(s) far above their category's typical amount, {} of \
-             spend; the largest, {} to {} ({}), is {ratio:.0}× typical.",
-            outliers.len(),
-            pct(share),
-            fmt.money(largest.amount_minor),
-            vendor_name(&largest.vendor),
-            category_label(&largest.category)
+            date_of(first.unwrap_or(end))
         ),
-    };
-    metric(4, Some(value), why)
-}
-
-fn waste(window: &Window, fmt: &Fmt) -> ScoreMetric {
-    let mut parts: Vec<(Category, i64)> = Vec::new();
-    for category in WASTE_CATEGORIES {
-        let minor: i64 = window
-            .charges
-            .iter()
-            .filter(|r| r.category == category.code())
-            .map(|r| r.amount_minor)
-            .sum();
-        if minor > 0 {
-            parts.push((category, minor));
+        Budget::NothingBefore { periods } => format!(
+            "Budget not scored: nothing was spent in the previous {periods} period(s) of \
+             {days} days."
+        ),
+        Budget::Scored {
+            value,
+            spent,
+            baseline,
+            periods,
+            ratio,
+        } => {
+            let direction = if *ratio >= 1.0 {
+                format!("{} above", pct(ratio - 1.0))
+            } else {
+                format!("{} below", pct(1.0 - ratio))
+            };
+            format!(
+                "Budget {value:.0}: {} spent in these {days} days, {direction} the {} typical \
+                 of the previous {periods} such period(s).",
+                fmt.money(*spent),
+                fmt.money(*baseline),
+            )
         }
     }
-    let total: i64 = parts.iter().map(|(_, m)| m).sum();
-    let share = window.share(total).min(1.0);
-    let value = falloff(share, 0.25);
-    let why = if parts.is_empty() {
-        format!("Waste {value:.0}: nothing spent on meals & entertainment or bank fees.")
-    } else {
-        let detail: Vec<String> = parts
-            .iter()
-            .map(|(c, m)| format!("{} {}", c.label(), fmt.money(*m)))
-            .collect();
-        format!(
-            "Waste {value:.0}: {} of spend ({}) went on avoidable costs: {}.",
-            pct(share),
-            fmt.money(total),
-            detail.join(", ")
-        )
+}
+
+fn redundancy(facts: &metrics::Redundancy<&str>, fmt: &Fmt) -> String {
+    let value = facts.value;
+    if facts.repeats == 0 {
+        return format!(
+            "Redundancy {value:.0}: no repeat charge (same vendor, same amount) within 24h."
+        );
+    }
+    format!(
+        "Redundancy {value:.0}: {} repeat charge(s) from {} vendor(s) within 24h, worth {} \
+         ({} of spend); most from {}.",
+        facts.repeats,
+        facts.vendors,
+        fmt.money(facts.repeat_minor),
+        pct(facts.share),
+        facts.top.map(|v| vendor_name(v)).unwrap_or_default()
+    )
+}
+
+fn spike(facts: &metrics::Spike<&str, &str>, fmt: &Fmt) -> String {
+    let value = facts.value;
+    let Some((largest, ratio)) = facts.largest else {
+        return format!(
+            "Spike {value:.0}: no charge stands out from its category's typical amount."
+        );
     };
-    metric(5, Some(value), why)
+    format!(
+        "Spike {value:.0}: {} charge(s) far above their category's typical amount, {} of \
+         spend; the largest, {} to {} ({}), is {ratio:.0}× typical.",
+        facts.outliers,
+        pct(facts.share),
+        fmt.money(largest.amount_minor),
+        vendor_name(largest.vendor.unwrap_or_default()),
+        category_label(largest.category)
+    )
 }
 
-fn median_i64(values: &mut [i64]) -> i64 {
-    values.sort_unstable();
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2
+fn waste(facts: &metrics::Waste, fmt: &Fmt) -> String {
+    let value = facts.value;
+    if facts.parts.is_empty() {
+        return format!("Waste {value:.0}: nothing spent on meals & entertainment or bank fees.");
     }
+    let detail: Vec<String> = facts
+        .parts
+        .iter()
+        .map(|(class, minor)| format!("{} {}", waste_label(*class), fmt.money(*minor)))
+        .collect();
+    format!(
+        "Waste {value:.0}: {} of spend ({}) went on avoidable costs: {}.",
+        pct(facts.share),
+        fmt.money(facts.total),
+        detail.join(", ")
+    )
 }
 
-fn median_f64(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+fn waste_label(class: CategoryClass) -> &'static str {
+    WASTE_CATEGORIES
+        .iter()
+        .zip(metrics::WASTE_CLASSES)
+        .find(|(_, c)| *c == class)
+        .map_or("Other", |(category, _)| category.label())
 }
 
 fn pct(share: f64) -> String {
@@ -888,25 +633,31 @@ mod tests {
 
     #[test]
     fn true_times_pair_charges_across_midnight() {
-        assert!(within_24h(
-            day("2024-01-01"),
+        let d = |s: &str| day_number(day(s));
+        assert!(metrics::within_24h(
+            d("2024-01-01"),
             Some(23 * 3600),
-            day("2024-01-02"),
+            d("2024-01-02"),
             Some(3600)
         ));
-        assert!(!within_24h(
-            day("2024-01-01"),
+        assert!(!metrics::within_24h(
+            d("2024-01-01"),
             Some(3600),
-            day("2024-01-02"),
+            d("2024-01-02"),
             Some(7200)
         ));
-        assert!(!within_24h(
-            day("2024-01-01"),
+        assert!(!metrics::within_24h(
+            d("2024-01-01"),
             None,
-            day("2024-01-02"),
+            d("2024-01-02"),
             None
         ));
-        assert!(within_24h(day("2024-01-01"), None, day("2024-01-01"), None));
+        assert!(metrics::within_24h(
+            d("2024-01-01"),
+            None,
+            d("2024-01-01"),
+            None
+        ));
     }
 
     #[test]
@@ -1062,6 +813,14 @@ mod tests {
         assert_eq!(tenants[0].rows.len(), 2);
         assert_eq!(tenants[0].other_currency_rows, 1);
         assert_eq!(tenants[0].rows[0].time_s, Some(5));
+    }
+
+    #[test]
+    fn the_shared_arithmetic_names_the_taxonomy_codes() {
+        assert_eq!(metrics::UNCATEGORIZED_CODE, Category::Uncategorized.code());
+        for (code, category) in metrics::WASTE_CODES.iter().zip(WASTE_CATEGORIES) {
+            assert_eq!(*code, category.code());
+        }
     }
 
     #[test]
