@@ -6,6 +6,7 @@
 //! score-bench run --data-dir D
 //! score-bench incremental --data-dir D [--touch 50]
 //! score-bench classic --data-dir D
+//! score-bench v2-sql --data-dir D
 //! ```
 //!
 //! `prepare` (not timed) generates the seeded multi-tenant ledger of `anomaly-bench`
@@ -24,7 +25,10 @@
 //!   transactions each, ids new on every run; untimed), then times the step, which reads and
 //!   rescores only those tenants;
 //! - `classic` times the classic score over the same table as SQL (`spendscore_classic`
-//!   UDAF, `GROUP BY tenant_id`): the old product's score on the same rows, for scale.
+//!   UDAF, `GROUP BY tenant_id`): the old product's score on the same rows, for scale;
+//! - `v2-sql` times the v2 score as SQL (the `spendscore_v2` UDAF for the three windows,
+//!   `GROUP BY tenant_id, currency`) and, when `run` has written `spend_scores`, counts how
+//!   many of the follower's latest scores the query reproduces (it should be all).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +95,13 @@ enum Command {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Time the v2 score as SQL (one group per tenant and currency) and compare it with
+    /// the follower's `spend_scores`.
+    V2Sql {
+        /// Data directory written by `prepare` (and scored by `run`, for the comparison).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -108,6 +119,7 @@ fn main() -> Result<()> {
         Command::Run { data_dir } => runtime.block_on(run(&data_dir)),
         Command::Incremental { data_dir, touch } => runtime.block_on(incremental(&data_dir, touch)),
         Command::Classic { data_dir } => runtime.block_on(classic(&data_dir)),
+        Command::V2Sql { data_dir } => runtime.block_on(v2_sql(&data_dir)),
     }
 }
 
@@ -250,6 +262,95 @@ async fn classic(data_dir: &Path) -> Result<()> {
         peak_rss_mb().map_or("n/a".into(), |mb| format!("{mb:.0}"))
     );
     Ok(())
+}
+
+async fn v2_sql(data_dir: &Path) -> Result<()> {
+    let lake = Lake::in_data_dir(data_dir);
+    let ctx = lake.session().await?;
+    verocta_models::anomaly::udf::register(&ctx, None);
+    let score = |days: u16| {
+        format!(
+            "spendscore_v2({days}, booked_date, booked_time_s, amount_minor, class, vendor, \
+             category, transaction_id) AS s{days}"
+        )
+    };
+    let query = format!(
+        "SELECT tenant_id, currency, {}, {}, {} FROM transactions \
+         WHERE class IN ('spend', 'credit') GROUP BY tenant_id, currency",
+        score(30),
+        score(90),
+        score(365)
+    );
+    let started = Instant::now();
+    let batches = ctx.sql(&query).await?.collect().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb();
+    let mut by_query: HashMap<(String, String, i64), Option<i64>> = HashMap::new();
+    for batch in &batches {
+        let (tenants, currencies) = (utf8(batch, 0)?, utf8(batch, 1)?);
+        for (column, days) in [(2, 30), (3, 90), (4, 365)] {
+            let scores = batch.column(column).as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                let key = (
+                    tenants.value(i).to_string(),
+                    currencies.value(i).to_string(),
+                    days,
+                );
+                by_query.insert(key, (!scores.is_null(i)).then(|| scores.value(i)));
+            }
+        }
+    }
+    println!(
+        "v2 (spendscore_v2 UDAF × 3 windows, GROUP BY tenant_id, currency): {} groups in \
+         {seconds:.2} s, peak RSS {} MB",
+        by_query.len() / 3,
+        rss.map_or("n/a".into(), |mb| format!("{mb:.0}"))
+    );
+    if lake.table_version(SPEND_SCORES_TABLE).await?.is_none() {
+        println!("no spend_scores table: run `score-bench run` first to compare");
+        return Ok(());
+    }
+    let latest = ctx
+        .sql(
+            "SELECT tenant_id, currency, CAST(window_days AS BIGINT) AS days, \
+                    CAST(score AS BIGINT) AS score \
+             FROM spend_scores s WHERE source_version = (SELECT max(source_version) \
+                 FROM spend_scores t WHERE t.tenant_id = s.tenant_id \
+                 AND t.window_days = s.window_days)",
+        )
+        .await?
+        .collect()
+        .await?;
+    let (mut same, mut total) = (0usize, 0usize);
+    for batch in &latest {
+        let (tenants, currencies) = (utf8(batch, 0)?, utf8(batch, 1)?);
+        let days = batch.column(2).as_primitive::<Int64Type>();
+        let scores = batch.column(3).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            let key = (
+                tenants.value(i).to_string(),
+                currencies.value(i).to_string(),
+                days.value(i),
+            );
+            total += 1;
+            same += usize::from(by_query.get(&key) == Some(&Some(scores.value(i))));
+        }
+    }
+    println!("the query reproduces {same} of the follower's {total} latest scores");
+    if same != total {
+        bail!(
+            "the SQL aggregate and the follower disagree on {} scores",
+            total - same
+        );
+    }
+    Ok(())
+}
+
+/// A text column as plain UTF-8 (the lake may hand out views or dictionaries).
+fn utf8(batch: &RecordBatch, column: usize) -> Result<arrow_array::StringArray> {
+    let cast =
+        datafusion::arrow::compute::cast(batch.column(column), &arrow_schema::DataType::Utf8)?;
+    Ok(cast.as_string::<i32>().clone())
 }
 
 async fn count(lake: &Lake, filter: &str) -> Result<u64> {

@@ -21,8 +21,9 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, ListArray};
+use arrow_array::{Array, ArrayRef, Date32Array, Int32Array, Int64Array, ListArray, StringArray};
 use arrow_schema::{DataType, Field, FieldRef};
+use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
@@ -104,23 +105,53 @@ impl AggregateUDFImpl for SpendScoreV2Udaf {
     }
 }
 
-/// One spend or credit row, owned until the group is scored.
+/// One spend or credit row, kept until the group is scored: 48 bytes, texts interned.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     day: i32,
     time_s: Option<i32>,
-    transaction_id: String,
+    transaction_id: OrderId,
     amount_minor: i64,
     credit: bool,
-    vendor: String,
-    category: String,
+    vendor: u32,
+    category: u32,
+}
+
+/// A transaction id, ordered as its text: Verocta's ids (`tx_` + 32 hex digits) as the
+/// 128-bit number they spell, which orders them as their text does; anything else as text,
+/// after them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum OrderId {
+    Hex(u128),
+    Text(Box<str>),
+}
+
+impl OrderId {
+    fn of(id: &str) -> OrderId {
+        id.strip_prefix("tx_")
+            .filter(|hex| {
+                hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            })
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+            .map_or_else(|| OrderId::Text(id.into()), OrderId::Hex)
+    }
+
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            OrderId::Hex(number) => format!("tx_{number:032x}").into(),
+            OrderId::Text(text) => text.as_ref().into(),
+        }
+    }
 }
 
 /// Collects the group's rows; the score needs all of them (refund matching, medians).
+/// Vendors and categories repeat within a tenant, so each distinct text is stored once.
 #[derive(Debug, Default)]
 struct V2Accumulator {
     window_days: Option<u16>,
     rows: Vec<Row>,
+    texts: Vec<String>,
+    text_index: std::collections::HashMap<String, u32>,
 }
 
 fn user_error(message: String) -> DataFusionError {
@@ -152,28 +183,35 @@ impl V2Accumulator {
                     "row {i} has no booked_date or amount_minor; both are required"
                 )));
             }
-            let text = |a: &arrow_array::StringArray| -> String {
-                if a.is_null(i) {
-                    String::new()
-                } else {
-                    a.value(i).to_string()
-                }
-            };
-            self.rows.push(Row {
+            fn text(a: &StringArray, i: usize) -> &str {
+                if a.is_null(i) { "" } else { a.value(i) }
+            }
+            let row = Row {
                 day: days.value(i),
                 time_s: (!times.is_null(i)).then(|| times.value(i)),
-                transaction_id: text(ids),
+                transaction_id: OrderId::of(text(ids, i)),
                 amount_minor: amounts.value(i).abs(),
                 credit: classes.value(i) == "credit",
-                vendor: text(vendors),
-                category: text(categories),
-            });
+                vendor: self.intern(text(vendors, i)),
+                category: self.intern(text(categories, i)),
+            };
+            self.rows.push(row);
         }
         Ok(())
     }
 
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&index) = self.text_index.get(text) {
+            return index;
+        }
+        let index = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        self.texts.push(text.to_string());
+        self.text_index.insert(text.to_string(), index);
+        index
+    }
+
     /// The window length, the same on every row of the group.
-    fn take_window(&mut self, window: &arrow_array::Int64Array, i: usize) -> Result<()> {
+    fn take_window(&mut self, window: &Int64Array, i: usize) -> Result<()> {
         if window.is_null(i) {
             return Err(user_error("window_days is NULL; pass 30, 90 or 365".into()));
         }
@@ -218,8 +256,8 @@ impl Accumulator for V2Accumulator {
                     r.time_s,
                     r.amount_minor,
                     r.credit,
-                    &r.vendor,
-                    &r.category,
+                    &self.texts[r.vendor as usize],
+                    &self.texts[r.category as usize],
                 )
             })
             .collect();
@@ -229,59 +267,52 @@ impl Accumulator for V2Accumulator {
     }
 
     fn size(&self) -> usize {
+        let texts: usize = self.texts.iter().map(|t| 2 * t.len() + 64).sum();
+        let ids: usize = self
+            .rows
+            .iter()
+            .map(|r| match &r.transaction_id {
+                OrderId::Hex(_) => 0,
+                OrderId::Text(text) => text.len(),
+            })
+            .sum();
         std::mem::size_of_val(self)
-            + self
-                .rows
-                .iter()
-                .map(|r| {
-                    std::mem::size_of::<Row>()
-                        + r.transaction_id.len()
-                        + r.vendor.len()
-                        + r.category.len()
-                })
-                .sum::<usize>()
+            + self.rows.capacity() * std::mem::size_of::<Row>()
+            + texts
+            + ids
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let list = |values: Vec<ScalarValue>, item: &DataType| {
-            ScalarValue::List(ScalarValue::new_list_nullable(&values, item))
-        };
-        let window = ScalarValue::Int64(self.window_days.map(i64::from));
+        // Whole arrays per column, each wrapped as a one-element list: building a
+        // `ScalarValue` per row would cost more than the scoring.
         let rows = &self.rows;
-        let text = |f: fn(&Row) -> &str| -> Vec<ScalarValue> {
-            rows.iter()
-                .map(|r| ScalarValue::Utf8(Some(f(r).to_string())))
-                .collect()
+        let list = |array: ArrayRef| SingleRowListArrayBuilder::new(array).build_list_scalar();
+        let window = self.window_days.map(i64::from);
+        let texts = |f: fn(&Row) -> u32| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &self.texts[f(r) as usize]),
+            ))
         };
         Ok(vec![
-            list(vec![window; rows.len().max(1)], &TYPES[0]),
-            list(
+            list(Arc::new(Int64Array::from(vec![window; rows.len().max(1)]))),
+            list(Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| r.day),
+            ))),
+            list(Arc::new(Int32Array::from_iter(
+                rows.iter().map(|r| r.time_s),
+            ))),
+            list(Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.amount_minor),
+            ))),
+            list(Arc::new(StringArray::from_iter_values(
                 rows.iter()
-                    .map(|r| ScalarValue::Date32(Some(r.day)))
-                    .collect(),
-                &TYPES[1],
-            ),
-            list(
-                rows.iter().map(|r| ScalarValue::Int32(r.time_s)).collect(),
-                &TYPES[2],
-            ),
-            list(
-                rows.iter()
-                    .map(|r| ScalarValue::Int64(Some(r.amount_minor)))
-                    .collect(),
-                &TYPES[3],
-            ),
-            list(
-                rows.iter()
-                    .map(|r| {
-                        ScalarValue::Utf8(Some(if r.credit { "credit" } else { "spend" }.into()))
-                    })
-                    .collect(),
-                &TYPES[4],
-            ),
-            list(text(|r| &r.vendor), &TYPES[5]),
-            list(text(|r| &r.category), &TYPES[6]),
-            list(text(|r| &r.transaction_id), &TYPES[7]),
+                    .map(|r| if r.credit { "credit" } else { "spend" }),
+            ))),
+            list(texts(|r| r.vendor)),
+            list(texts(|r| r.category)),
+            list(Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.transaction_id.text()),
+            ))),
         ])
     }
 
@@ -301,9 +332,8 @@ impl Accumulator for V2Accumulator {
                 self.take_window(window, 0)?;
             }
             let rows = columns[1].len();
-            columns[0] = Arc::new(arrow_array::Int64Array::from(vec![
-                self.window_days
-                    .map(i64::from);
+            columns[0] = Arc::new(Int64Array::from(vec![
+                self.window_days.map(i64::from);
                 rows
             ]));
             self.append(&columns)?;
@@ -316,7 +346,7 @@ impl Accumulator for V2Accumulator {
 mod tests {
     use std::sync::Arc;
 
-    use arrow_array::{Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
+    use arrow_array::RecordBatch;
     use arrow_schema::Schema;
     use chrono::{Duration, NaiveDate};
     use datafusion::datasource::MemTable;
@@ -486,6 +516,26 @@ mod tests {
             vec![reversed.slice(half, reversed.num_rows() - half)],
         ]);
         assert_eq!(scores(&split).await, want);
+    }
+
+    #[test]
+    fn order_ids_sort_as_their_text_and_give_it_back() {
+        let mut ids = vec![
+            "tx_ffffffffffffffffffffffffffffffff",
+            "tx_0000000000000000000000000000000a",
+            "tx_a0000000000000000000000000000000",
+            "tx_00000000000000000000000000000001",
+        ];
+        let mut ordered: Vec<OrderId> = ids.iter().map(|id| OrderId::of(id)).collect();
+        ids.sort();
+        ordered.sort();
+        let texts: Vec<String> = ordered.iter().map(|id| id.text().into_owned()).collect();
+        assert_eq!(texts, ids);
+        assert!(ordered.iter().all(|id| matches!(id, OrderId::Hex(_))));
+        // Other ids keep their text and sort after Verocta's.
+        let other = OrderId::of("TX-1");
+        assert_eq!(other.text(), "TX-1");
+        assert!(other > ordered[3]);
     }
 
     #[tokio::test]
