@@ -559,8 +559,8 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(brokers), false) => {
             let kafka = KafkaConfig {
-                brokers: brokers.clone(),
                 extra: args.topics.kafka_properties.clone(),
+                ..KafkaConfig::new(brokers.clone())
             };
             let topic = args.topics.topology().transactions();
             let mut producer = TransactionProducer::new(&kafka, &topic)?;
@@ -950,8 +950,8 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     let config = WorkerConfig {
         kafka: KafkaConfig {
-            brokers: args.brokers,
             extra: args.topics.kafka_properties.clone(),
+            ..KafkaConfig::new(args.brokers)
         },
         topology: args.topics.topology(),
         group_id: args.group,

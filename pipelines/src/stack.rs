@@ -29,7 +29,7 @@ use crate::kafka::topics::{Topology, ensure_topics};
 use crate::kafka::worker::{
     WorkerConfig, WorkerError, committed_versus_watermarks, is_caught_up, run_worker, total_lag,
 };
-use crate::kafka::{KafkaConfig, KafkaError};
+use crate::kafka::{Compression, KafkaConfig, KafkaError};
 use crate::metrics::ComponentMetrics;
 
 /// Uncommitted records allowed per partition before producers wait, on the embedded broker,
@@ -122,6 +122,14 @@ impl Broker {
         }
     }
 
+    /// The codec producers use with this broker.
+    pub fn compression(&self) -> Compression {
+        match self {
+            Broker::Embedded(_) => Compression::Lz4,
+            Broker::External(_) => Compression::Zstd,
+        }
+    }
+
     /// Uncommitted records a producer may put in one partition before it waits.
     pub fn backlog_bound(&self) -> BacklogBound {
         match self {
@@ -154,6 +162,7 @@ impl Stack {
         let kafka = KafkaConfig {
             brokers: broker.bootstrap_servers(),
             extra: config.kafka_extra.clone(),
+            compression: broker.compression(),
         };
         match &broker {
             // The mock cluster does not implement the CreateTopics admin API; it has its own.
@@ -243,6 +252,7 @@ impl Stack {
         KafkaConfig {
             brokers: self.broker.bootstrap_servers(),
             extra: self.config.kafka_extra.clone(),
+            compression: self.broker.compression(),
         }
     }
 
@@ -391,5 +401,25 @@ impl Stack {
         .map_err(|_| StackError::Panicked)??;
         drop(self.broker);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In-process, CPU is the limit (lz4); a real broker gets the smaller zstd, which Tansu
+    /// also ingests twice as fast. Real-broker configs built outside a stack agree.
+    #[test]
+    fn producers_compress_for_the_broker_they_talk_to() {
+        let embedded = Broker::Embedded(MockCluster::new(1).unwrap());
+        assert_eq!(embedded.compression(), Compression::Lz4);
+        let external = Broker::External("127.0.0.1:9092".into());
+        assert_eq!(external.compression(), Compression::Zstd);
+        assert_eq!(
+            KafkaConfig::new("127.0.0.1:9092").compression,
+            external.compression()
+        );
+        assert_eq!(Compression::Zstd.as_str(), "zstd");
     }
 }

@@ -1,7 +1,8 @@
 //! The producer every connector publishes through.
 //!
-//! Idempotent (`enable.idempotence`, which implies `acks=all` and ordered retries), lz4
-//! compressed, with librdkafka's queue bounded (64 MiB, 100k records): when it is full,
+//! Idempotent (`enable.idempotence`, which implies `acks=all` and ordered retries),
+//! compressed (lz4 in-process, zstd to a real broker: [`super::Compression`]), with
+//! librdkafka's queue bounded (64 MiB, 100k records): when it is full,
 //! [`TransactionProducer::send`] waits for deliveries instead of buffering more, so a fast
 //! connector is slowed to the broker's pace rather than growing memory. Delivery failures are
 //! counted by the delivery callback and surface as an error from [`TransactionProducer::flush`]
@@ -279,7 +280,7 @@ impl TransactionProducer {
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("compression.type", "lz4")
+            .set("compression.type", kafka.compression.as_str())
             .set("linger.ms", "5")
             .set("batch.size", "1000000")
             .set("queue.buffering.max.kbytes", "65536")
