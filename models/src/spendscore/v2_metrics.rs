@@ -71,18 +71,9 @@ impl CategoryClass {
 pub const WASTE_CLASSES: [CategoryClass; 2] = [CategoryClass::Meals, CategoryClass::BankFees];
 
 /// Key of a category code: equal codes, equal keys, with its [`CategoryClass`] in the low
-/// two bits (64-bit FNV-1a of the code, shifted).
+/// two bits (the classic score's 64-bit FNV-1a text key of the code, shifted).
 pub fn category_key(code: &str) -> u64 {
-    (fnv1a(code) << 2) | CategoryClass::of_code(code) as u64
-}
-
-fn fnv1a(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    (super::classic_metrics::text_key(code) << 2) | CategoryClass::of_code(code) as u64
 }
 
 /// Seconds after midnight of `HH:MM:SS` (as the topic carries `booked_time`); `None` for
@@ -111,11 +102,15 @@ pub fn seconds_of_day(text: &str) -> Option<i32> {
 /// puts rows of the same day and time in the order the batch job reads them, which decides
 /// which charge a refund cancels. `None` for anything else.
 pub fn id_order_key(id: &str) -> Option<i64> {
-    let hex = id.strip_prefix("tx_").filter(|h| h.len() == 32)?;
-    if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    i64::from_str_radix(&hex[..15], 16).ok()
+    i64::from_str_radix(&id_hex(id)?[..15], 16).ok()
+}
+
+/// The 32 lowercase hex digits of a Verocta transaction id (`tx_` + 32 hex digits, as
+/// `verocta_schemas::TransactionId` validates it); `None` for any other text.
+pub fn id_hex(id: &str) -> Option<&str> {
+    id.strip_prefix("tx_").filter(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 /// One spend or credit row of a tenant, in one currency.
@@ -841,7 +836,7 @@ mod tests {
                 time_s: r.time_s,
                 amount_minor: r.amount_minor,
                 credit: r.credit,
-                vendor: r.vendor.map(fnv1a),
+                vendor: r.vendor.map(super::super::classic_metrics::text_key),
                 category: category_key(r.category),
                 class: CategoryClass::of_key(category_key(r.category)),
             })

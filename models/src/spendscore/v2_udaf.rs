@@ -128,10 +128,7 @@ enum OrderId {
 
 impl OrderId {
     fn of(id: &str) -> OrderId {
-        id.strip_prefix("tx_")
-            .filter(|hex| {
-                hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            })
+        metrics::id_hex(id)
             .and_then(|hex| u128::from_str_radix(hex, 16).ok())
             .map_or_else(|| OrderId::Text(id.into()), OrderId::Hex)
     }
