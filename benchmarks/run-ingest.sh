@@ -29,6 +29,7 @@ mkdir -p "$data"
 for size in "${sizes[@]}"; do
     file="$data/export-${size}mb.csv"
     "$bin/gen-export" --size-mb "$size" --out "$file"
+    "$bin/ingest-bench" --file "$file" --repeat "$repeat" --import-workers 1 | tee -a "$results"
     "$bin/ingest-bench" --file "$file" --repeat "$repeat" | tee -a "$results"
     python3 benchmarks/duckdb_read_csv.py "$file" --threads 1 --repeat "$repeat" | tee -a "$results"
     python3 benchmarks/duckdb_read_csv.py "$file" --threads 1 --typed --repeat "$repeat" | tee -a "$results"

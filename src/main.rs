@@ -539,20 +539,10 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         args.decimal_comma.then_some(DecimalSeparator::Comma),
     )?;
     let outcomes = match (&args.out, &args.brokers, args.dry_run) {
-        (_, _, true) => import_files(
-            &args.files,
-            &config,
-            Destination::DryRun,
-            BatchPolicy::default(),
-        )?,
+        (_, _, true) => import_files(&args.files, &config, Destination::DryRun)?,
         (Some(out), _, false) => {
             let mut sink = TransactionFileSink::create(out)?;
-            let outcomes = import_files(
-                &args.files,
-                &config,
-                Destination::File(&mut sink),
-                BatchPolicy::default(),
-            )?;
+            let outcomes = import_files(&args.files, &config, Destination::File(&mut sink))?;
             let rows = sink.finish()?;
             eprintln!("wrote {rows} transactions to {}", out.display());
             outcomes
@@ -564,12 +554,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             };
             let topic = args.topics.topology().transactions();
             let mut producer = TransactionProducer::new(&kafka, &topic)?;
-            let outcomes = import_files(
-                &args.files,
-                &config,
-                Destination::Kafka(&mut producer),
-                BatchPolicy::default(),
-            )?;
+            let outcomes = import_files(&args.files, &config, Destination::Kafka(&mut producer))?;
             eprintln!(
                 "published {} transactions to {topic} on {brokers}",
                 producer.sent()
@@ -787,7 +772,6 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 &files,
                 &import,
                 Destination::Kafka(&mut producer),
-                BatchPolicy::default(),
             )?)
         })
         .await??;

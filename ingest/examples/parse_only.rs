@@ -12,27 +12,56 @@
 //! perf record target/release/examples/parse_only FILE
 //! ```
 
+// The allocator the `verocta` binary and the benchmarks use.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::Path;
 use std::time::Instant;
 
-use verocta_ingest::csv::RawImportOptions;
+use verocta_ingest::csv::{Parallelism, RawImportOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: parse_only FILE")?;
-    let config = RawImportOptions {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .ok_or("usage: parse_only FILE [WORKERS] [arrow]")?;
+    let parallelism = match args.next() {
+        Some(workers) => Parallelism {
+            workers: workers.parse()?,
+            ..Parallelism::available()
+        },
+        None => Parallelism::available(),
+    };
+    let arrow = args.next().is_some_and(|a| a == "arrow");
+    let mut config = RawImportOptions {
         tenant: "bench".into(),
         ..Default::default()
     }
     .validate()?;
+    config.parallelism = parallelism;
+    let planned = Instant::now();
+    verocta_ingest::csv::CsvSource::open(Path::new(&path), &config)?;
+    eprintln!(
+        "pass 1 (planning) alone: {:.3} s",
+        planned.elapsed().as_secs_f64()
+    );
     let mut best = f64::INFINITY;
     let mut rows = 0u64;
     for _ in 0..3 {
         let started = Instant::now();
         rows = 0;
-        verocta_ingest::import_file(Path::new(&path), &config, |transaction| {
-            rows += 1;
-            std::hint::black_box(transaction);
-        })?;
+        if arrow {
+            verocta_ingest::import_file_arrow(Path::new(&path), &config, |batch| {
+                rows += batch.num_rows() as u64;
+                std::hint::black_box(batch);
+            })?;
+        } else {
+            verocta_ingest::import_file(Path::new(&path), &config, |transaction| {
+                rows += 1;
+                std::hint::black_box(transaction);
+            })?;
+        }
         best = best.min(started.elapsed().as_secs_f64());
     }
     eprintln!(

@@ -67,4 +67,12 @@ pub enum IngestError {
     /// Invalid configuration.
     #[error(transparent)]
     Config(#[from] crate::csv::ConfigError),
+    /// A record batch could not be built from valid transactions: a bug, not the file's fault.
+    #[error("internal error: building an Arrow batch of {path} failed: {source}")]
+    Arrow {
+        /// The file.
+        path: String,
+        /// Arrow's error.
+        source: arrow_schema::ArrowError,
+    },
 }

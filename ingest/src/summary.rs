@@ -136,6 +136,29 @@ impl ImportSummary {
         // Totals are rebuilt cheaply from the per-currency sums when read.
     }
 
+    /// Adds the counts of the rows right after these (counted apart, on another thread), as if
+    /// they had been recorded here: rejections stay listed in file order.
+    pub fn merge(&mut self, later: ImportSummary) {
+        self.rows_read += later.rows_read;
+        self.transactions += later.transactions;
+        let room = MAX_LISTED_REJECTIONS.saturating_sub(self.rejected.len());
+        self.rejected.extend(later.rejected.into_iter().take(room));
+        self.rejected_count += later.rejected_count;
+        self.excluded += later.excluded;
+        for (code, count) in later.excluded_by_reason {
+            *self.excluded_by_reason.entry(code).or_default() += count;
+        }
+        self.first_date = self.first_date.into_iter().chain(later.first_date).min();
+        self.last_date = self.last_date.into_iter().chain(later.last_date).max();
+        for (currency, sums) in later.sums {
+            let mine = self.sums.entry(currency).or_default();
+            mine.spend_count += sums.spend_count;
+            mine.spend += sums.spend;
+            mine.credit_count += sums.credit_count;
+            mine.credit += sums.credit;
+        }
+    }
+
     /// Finalises the per-currency totals (call once all rows are recorded).
     pub fn finish(&mut self) {
         self.totals = self

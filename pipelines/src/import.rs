@@ -11,7 +11,6 @@ use verocta_ingest::csv::CsvImportConfig;
 use verocta_ingest::{ImportSummary, IngestError};
 use verocta_lakehouse::{SinkError, TransactionFileSink};
 
-use crate::batch::{BatchPolicy, TransactionBatcher};
 use crate::kafka::KafkaError;
 use crate::kafka::producer::TransactionProducer;
 
@@ -31,9 +30,6 @@ pub enum ImportJobError {
     /// The sink failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
-    /// Building a batch failed (an internal bug).
-    #[error("building an Arrow batch failed: {0}")]
-    Batch(#[from] arrow_schema::ArrowError),
     /// Publishing failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
@@ -54,36 +50,38 @@ pub enum FileOutcome {
 }
 
 /// Imports `files` in order into `destination`. Returns one outcome per file.
+///
+/// A file destination takes record batches built on the connector's worker threads
+/// ([`verocta_ingest::import_file_arrow`]); Kafka takes transactions one by one, in file order.
 pub fn import_files(
     files: &[PathBuf],
     config: &CsvImportConfig,
     mut destination: Destination<'_>,
-    policy: BatchPolicy,
 ) -> Result<Vec<FileOutcome>, ImportJobError> {
     let mut outcomes = Vec::with_capacity(files.len());
-    let mut batcher = TransactionBatcher::new(policy);
     for file in files {
         let span =
             tracing::info_span!("import_file", tenant_id = %config.tenant, file = %file.display());
         let _entered = span.enter();
         let mut job_error = None;
-        let result = verocta_ingest::import_file(file, config, |transaction| {
-            if job_error.is_some() {
-                return;
-            }
-            let outcome = match &mut destination {
-                Destination::Kafka(producer) => {
-                    producer.send(&transaction).map_err(ImportJobError::from)
+        let result = match &mut destination {
+            Destination::File(sink) => verocta_ingest::import_file_arrow(file, config, |batch| {
+                if job_error.is_none() {
+                    job_error = sink.write(&batch).map_err(ImportJobError::from).err();
                 }
-                Destination::File(sink) => match batcher.push(&transaction) {
-                    Ok(Some(batch)) => sink.write(&batch).map_err(ImportJobError::from),
-                    Ok(None) => Ok(()),
-                    Err(error) => Err(error.into()),
-                },
-                Destination::DryRun => Ok(()),
-            };
-            job_error = outcome.err();
-        });
+            }),
+            Destination::Kafka(producer) => {
+                verocta_ingest::import_file(file, config, |transaction| {
+                    if job_error.is_none() {
+                        job_error = producer
+                            .send(&transaction)
+                            .map_err(ImportJobError::from)
+                            .err();
+                    }
+                })
+            }
+            Destination::DryRun => verocta_ingest::import_file(file, config, |_| {}),
+        };
         if let Some(error) = job_error {
             return Err(error);
         }
@@ -107,16 +105,8 @@ pub fn import_files(
             }
         }
         // Flush per file so a later file's failure never holds back an earlier file's rows.
-        match &mut destination {
-            Destination::File(sink) => {
-                if let Some(batch) = batcher.flush()? {
-                    sink.write(&batch)?;
-                }
-            }
-            Destination::Kafka(producer) => {
-                producer.flush(std::time::Duration::from_secs(120))?;
-            }
-            Destination::DryRun => {}
+        if let Destination::Kafka(producer) = &mut destination {
+            producer.flush(std::time::Duration::from_secs(120))?;
         }
     }
     Ok(outcomes)
@@ -125,7 +115,7 @@ pub fn import_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verocta_ingest::csv::RawImportOptions;
+    use verocta_ingest::csv::{Parallelism, RawImportOptions};
 
     #[test]
     fn imports_good_files_and_reports_bad_ones() {
@@ -134,24 +124,20 @@ mod tests {
         std::fs::write(&good, "Date,Description,Amount\n2024-01-02,Coffee,-3.50\n2024-01-03,Refund,1.00\n2024-01-04,Tea,-2.00\n").unwrap();
         let empty = dir.path().join("empty.csv");
         std::fs::write(&empty, "\n").unwrap();
-        let config = RawImportOptions {
+        let mut config = RawImportOptions {
             tenant: "acme".into(),
             ..Default::default()
         }
         .validate()
         .unwrap();
+        // Two-row batches from two workers, so that the sink takes several.
+        config.parallelism = Parallelism {
+            workers: 2,
+            chunk_rows: 2,
+        };
         let target = dir.path().join("out.ndjson");
         let mut sink = TransactionFileSink::create(&target).unwrap();
-        let outcomes = import_files(
-            &[good, empty],
-            &config,
-            Destination::File(&mut sink),
-            BatchPolicy {
-                max_rows: 2,
-                ..BatchPolicy::default()
-            },
-        )
-        .unwrap();
+        let outcomes = import_files(&[good, empty], &config, Destination::File(&mut sink)).unwrap();
         assert_eq!(sink.finish().unwrap(), 3);
         assert!(matches!(&outcomes[0], FileOutcome::Imported(s) if s.transactions == 3));
         assert!(matches!(

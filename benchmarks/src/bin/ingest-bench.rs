@@ -1,6 +1,7 @@
-//! Times the CSV connector on one file: `import_file` with every transaction pushed through
-//! the `TransactionBatcher` into Arrow record batches, which are counted and dropped. Single
-//! thread; best of `--repeat` runs; prints one JSON line (see `verocta_benchmarks::report`).
+//! Times the CSV connector on one file: `import_file_arrow`, its rows read and turned into
+//! Arrow record batches (of up to 2,048 transactions) on one worker thread per core, up to four
+//! (`--import-workers 1`: the calling thread alone); the batches are counted and dropped. Best
+//! of `--repeat` runs; prints one JSON line (see `verocta_benchmarks::report`).
 //!
 //! Run one process per file so that the peak RSS it reports belongs to that file alone.
 
@@ -11,7 +12,6 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use verocta_benchmarks::report::{Measurement, peak_rss_mb};
 use verocta_ingest::csv::{CsvImportConfig, RawImportOptions};
-use verocta_pipelines::batch::{BatchPolicy, TransactionBatcher};
 
 /// Benchmark the CSV connector on one file.
 #[derive(Parser)]
@@ -22,29 +22,18 @@ struct Args {
     /// Runs; the fastest is reported.
     #[arg(long, default_value_t = 3)]
     repeat: u32,
+    /// Threads reading rows (1: the calling thread alone); one per core, up to four, by default.
+    #[arg(long)]
+    import_workers: Option<usize>,
 }
 
 /// One complete import: returns the rows that came out as Arrow.
 fn import_to_arrow(path: &Path, config: &CsvImportConfig) -> anyhow::Result<u64> {
-    let mut batcher = TransactionBatcher::new(BatchPolicy::default());
     let mut arrow_rows = 0u64;
-    let mut failure = None;
-    let summary = verocta_ingest::import_file(path, config, |transaction| {
-        match batcher.push(&transaction) {
-            Ok(Some(batch)) => arrow_rows += batch.num_rows() as u64,
-            Ok(None) => {}
-            Err(error) => {
-                failure.get_or_insert(error);
-            }
-        }
+    let summary = verocta_ingest::import_file_arrow(path, config, |batch| {
+        arrow_rows += batch.num_rows() as u64;
     })
     .with_context(|| format!("cannot import {}", path.display()))?;
-    if let Some(error) = failure {
-        bail!("arrow batch failed: {error}");
-    }
-    if let Some(batch) = batcher.flush()? {
-        arrow_rows += batch.num_rows() as u64;
-    }
     if summary.rejected_count > 0 {
         bail!(
             "{} rows rejected, first: {:?}",
@@ -64,11 +53,14 @@ fn main() -> anyhow::Result<()> {
     let file_bytes = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?
         .len();
-    let config = RawImportOptions {
+    let mut config = RawImportOptions {
         tenant: "bench".into(),
         ..Default::default()
     }
     .validate()?;
+    if let Some(workers) = args.import_workers {
+        config.parallelism.workers = workers.max(1);
+    }
     let mut best: Option<(f64, u64)> = None;
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();
@@ -79,7 +71,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (seconds, rows) = best.expect("at least one run");
-    let measurement = Measurement::new("verocta", file_bytes, rows, seconds, peak_rss_mb());
+    let tool = format!("verocta workers={}", config.parallelism.workers);
+    let measurement = Measurement::new(&tool, file_bytes, rows, seconds, peak_rss_mb());
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
 }

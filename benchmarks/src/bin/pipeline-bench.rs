@@ -118,6 +118,10 @@ struct RunArgs {
     /// Worker threads in the consumer group.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Threads reading the CSV's rows (1: the producing thread alone); one per core, up to
+    /// four, by default.
+    #[arg(long)]
+    import_workers: Option<usize>,
     /// Directory for the generated CSV and the per-run data directories (removed after).
     #[arg(long, default_value = "benchmarks/data")]
     data: PathBuf,
@@ -342,11 +346,14 @@ async fn throughput(
     let mut stack = Stack::start(run.stack_config(run_dir.path(), batch_policy(linger_ms))).await?;
     let group_join_seconds = warm_up(&mut stack, stack_started).await?;
     let rss_before_import_mb = peak_rss_mb();
-    let import = RawImportOptions {
+    let mut import = RawImportOptions {
         tenant: IMPORT_TENANT.into(),
         ..Default::default()
     }
     .validate()?;
+    if let Some(workers) = run.import_workers {
+        import.parallelism.workers = workers.max(1);
+    }
     let mut producer = if plain_producer {
         TransactionProducer::new(&stack.kafka(), &stack.topology().transactions())?
     } else {
@@ -356,12 +363,7 @@ async fn throughput(
     let started = Instant::now();
     let files = vec![csv.clone()];
     let (outcomes, produced) = tokio::task::spawn_blocking(move || {
-        let outcomes = import_files(
-            &files,
-            &import,
-            Destination::Kafka(&mut producer),
-            BatchPolicy::default(),
-        )?;
+        let outcomes = import_files(&files, &import, Destination::Kafka(&mut producer))?;
         anyhow::Ok((outcomes, producer.sent()))
     })
     .await??;

@@ -96,6 +96,12 @@ impl DecimalEvidence {
         }
     }
 
+    /// Adds the counts of other cells.
+    pub fn merge(&mut self, other: DecimalEvidence) {
+        self.point += other.point;
+        self.comma += other.comma;
+    }
+
     /// The file's separator: the majority of unambiguous values, else `fallback`.
     pub fn decide(&self, fallback: DecimalSeparator) -> DecimalSeparator {
         match self.point.cmp(&self.comma) {

@@ -10,6 +10,7 @@ use verocta_schemas::{Currency, TenantId};
 use super::amount::DecimalSeparator;
 use super::date::DateOrder;
 use super::layout::{AmountSign, Layout};
+use super::parallel::Parallelism;
 
 /// A user mistake in the import configuration.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +161,8 @@ pub struct CsvImportConfig {
     pub decimal: Option<DecimalSeparator>,
     /// Ingestion timestamp stamped on every transaction.
     pub ingested_at: DateTime<Utc>,
+    /// Threads for reading rows; the outcomes do not depend on it. One per core by default.
+    pub parallelism: Parallelism,
 }
 
 impl RawImportOptions {
@@ -186,6 +189,7 @@ impl RawImportOptions {
             mapping: self.mapping,
             decimal: self.decimal,
             ingested_at: Utc::now(),
+            parallelism: Parallelism::available(),
         })
     }
 }

@@ -120,6 +120,16 @@ impl DateEvidence {
         }
     }
 
+    /// Adds the evidence of the cells that come right after the ones seen so far (read
+    /// apart, on another thread): the first proofs stay first.
+    pub fn merge(&mut self, later: DateEvidence) {
+        self.day_first_proof = self.day_first_proof.take().or(later.day_first_proof);
+        self.month_first_proof = self.month_first_proof.take().or(later.month_first_proof);
+        self.ambiguous_example = self.ambiguous_example.take().or(later.ambiguous_example);
+        self.numeric += later.numeric;
+        self.dotted += later.dotted;
+    }
+
     /// Decides the order, preferring `stated` (the user's flag) over any evidence.
     pub fn decide(&self, stated: Option<DateOrder>) -> OrderDecision {
         if stated.is_some() {

@@ -3,7 +3,8 @@
 //! Pass 1 ([`CsvSource::open`]) finds the encoding, delimiter, header row and layout, and
 //! scans every row's date and amount cells to settle the file-wide conventions (day/month
 //! order, decimal separator, sign convention) — facts that no single row can decide. Pass 2
-//! ([`CsvSource::rows`]) turns each row into exactly one [`RowOutcome`]. Both passes stream:
+//! ([`CsvSource::rows`]) turns each row into exactly one [`RowOutcome`]. Both passes also run
+//! on several threads with the same results ([`super::parallel`]). Both passes stream:
 //! memory does not grow with the file, except for the duplicate-row counter, which is reset
 //! at every date change when the file's dates come in runs (as every export we know writes
 //! them).
@@ -28,6 +29,7 @@ use super::classify::{Direction, Evidence, balance_row, classify, summary_row};
 use super::config::{ColumnMapping, CsvImportConfig};
 use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
 use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
+use super::parallel::{Parallelism, map_chunks};
 use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
 use crate::IngestError;
 use crate::normalize::memo::{HashKeyed, LastText, TextMemo};
@@ -92,6 +94,14 @@ pub struct FilePlan {
     columns: Columns,
     #[serde(skip)]
     date_runs_contiguous: bool,
+    /// Whether a row below the header has exactly one non-empty cell: a possible report
+    /// section heading, whose text is the account of the rows below it. Such a file is read
+    /// on one thread, the only reader that sees the rows above each row.
+    #[serde(skip)]
+    pub(crate) single_cell_rows: bool,
+    /// Non-blank records below the header.
+    #[serde(skip)]
+    pub(crate) records: u64,
 }
 
 /// One CSV file, planned and ready to read.
@@ -123,7 +133,7 @@ fn cell(record: &StringRecord, index: Option<usize>) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-fn is_blank(record: &StringRecord) -> bool {
+pub(crate) fn is_blank(record: &StringRecord) -> bool {
     record.iter().all(|c| trim(c).is_empty())
 }
 
@@ -179,8 +189,19 @@ impl CsvSource {
             headers_raw,
             columns,
             date_runs_contiguous: true,
+            single_cell_rows: false,
+            records: 0,
         };
-        scan(&mut reader, &mut record, config, &mut plan, path)?;
+        let file_len = std::fs::metadata(path).map_err(io_error(path))?.len();
+        let parallelism = config.parallelism;
+        // More than one chunk of records, as far as the size tells (records are rarely shorter).
+        let worth_it = file_len > parallelism.chunk_rows as u64 * 64;
+        let evidence = if parallelism.workers > 1 && worth_it {
+            scan_parallel(reader, &plan.columns, parallelism, path)?
+        } else {
+            scan(&mut reader, &mut record, &plan.columns, path)?
+        };
+        settle_conventions(evidence, config, &mut plan, path)?;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -198,13 +219,28 @@ impl CsvSource {
         &self.plan
     }
 
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The file name recorded in each transaction's source reference.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Reads the rows (second pass). Each item is one row's outcome.
+    /// Reads the rows (second pass) on the calling thread. Each item is one row's outcome.
     pub fn rows(&self) -> Result<Rows<'_>, IngestError> {
+        Ok(Rows {
+            reader: self.records()?,
+            record: StringRecord::new(),
+            rows: RowReader::new(self),
+            occurrences: Occurrences::new(self),
+        })
+    }
+
+    /// A reader standing on the first record below the header.
+    pub(crate) fn records(&self) -> Result<CsvReader, IngestError> {
         let mut reader = reader(
             open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?,
             self.plan.delimiter as u8,
@@ -214,7 +250,7 @@ impl CsvSource {
         while skipped <= self.plan.header_record_index {
             if !reader
                 .read_record(&mut record)
-                .map_err(csv_error(&self.path))?
+                .map_err(|e| self.csv_error(e))?
             {
                 break;
             }
@@ -222,24 +258,18 @@ impl CsvSource {
                 skipped += 1;
             }
         }
-        Ok(Rows {
-            source: self,
-            reader,
-            record,
-            occurrences: HashKeyed::default(),
-            current_date_key: String::new(),
-            current_section: None,
-            vendors: TextMemo::new(VENDOR_MEMO_LIMIT),
-            categorizer: Categorizer::default(),
-            text: String::new(),
-            currency: LastText::default(),
-            format: self.plan.layout.to_string(),
-            last_date: LastText::default(),
-        })
+        Ok(reader)
+    }
+
+    pub(crate) fn csv_error(&self, source: csv::Error) -> IngestError {
+        IngestError::Csv {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 }
 
-type CsvReader = csv::Reader<std::io::Chain<Box<dyn Read + Send>, &'static [u8]>>;
+pub(crate) type CsvReader = csv::Reader<std::io::Chain<Box<dyn Read + Send>, &'static [u8]>>;
 
 /// A CSV reader whose records all end in `\n`: `\n` is the only terminator (a `\r` before it is
 /// trimmed with the field), and a final newline is appended, so that [`record_start_line`] can
@@ -258,7 +288,7 @@ fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> CsvReader {
 /// of the line after the record, and the record spans one line plus one per newline inside
 /// its quoted fields. (The csv crate's own record position is taken before blank lines are
 /// skipped, so it can point above the record.)
-fn record_start_line(reader: &CsvReader, record: &StringRecord) -> u64 {
+pub(crate) fn record_start_line(reader: &CsvReader, record: &StringRecord) -> u64 {
     let after = reader.position().line();
     // All fields sit in one buffer; one pass over it (vectorised) instead of one per field.
     let inner_newlines = record.as_slice().bytes().filter(|b| *b == b'\n').count();
@@ -339,43 +369,180 @@ fn mapped_columns(headers: &Headers, mapping: &ColumnMapping) -> Option<Columns>
     Some(columns)
 }
 
-/// Pass 1: gathers the evidence that settles the file-wide conventions.
-fn scan(
-    reader: &mut CsvReader,
-    record: &mut StringRecord,
-    config: &CsvImportConfig,
-    plan: &mut FilePlan,
-    path: &Path,
-) -> Result<(), IngestError> {
-    let columns = plan.columns.clone();
-    let mut dates = DateEvidence::default();
-    let mut decimals = DecimalEvidence::default();
-    let (mut negative, mut positive) = (0u64, 0u64);
-    let mut finished_date_keys = HashSet::new();
-    let mut current_key = String::new();
-    while reader.read_record(record).map_err(csv_error(path))? {
-        let line = record_start_line(reader, record);
+/// What pass 1 learns from consecutive records. Evidence gathered apart (on several threads)
+/// merges in file order into what one reader would have gathered.
+#[derive(Default)]
+pub(crate) struct ScanEvidence {
+    dates: DateEvidence,
+    decimals: DecimalEvidence,
+    /// Amount cells that read as negative, and as positive.
+    negative: u64,
+    positive: u64,
+    /// Non-blank records.
+    records: u64,
+    single_cell_rows: bool,
+    /// The day keys of the date cells with consecutive repeats collapsed: where dates change.
+    day_changes: Vec<String>,
+}
+
+impl ScanEvidence {
+    /// Adds one record starting on `line`.
+    pub(crate) fn observe(&mut self, columns: &Columns, record: &StringRecord, line: u64) {
+        let non_empty = record
+            .iter()
+            .filter(|c| !trim(c).is_empty())
+            .take(2)
+            .count();
+        if non_empty == 0 {
+            return;
+        }
+        self.records += 1;
+        self.single_cell_rows |= non_empty == 1;
         if let Some(date) = cell(record, columns.date).or(cell(record, columns.date_fallback)) {
-            dates.observe(line, date);
+            self.dates.observe(line, date);
             let key = date_key(date);
-            if key != current_key {
-                plan.date_runs_contiguous &= !finished_date_keys.contains(key);
-                finished_date_keys.insert(std::mem::replace(&mut current_key, key.to_string()));
+            if self.day_changes.last().is_none_or(|last| last != key) {
+                self.day_changes.push(key.to_string());
             }
         }
         for index in [columns.amount, columns.debit, columns.credit, columns.fee] {
             if let Some(text) = cell(record, index) {
-                decimals.observe(text);
+                self.decimals.observe(text);
             }
         }
         if let Some(amount) = cell(record, columns.amount) {
             if amount.contains(['-', '(', '−']) {
-                negative += 1;
+                self.negative += 1;
             } else if amount.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-                positive += 1;
+                self.positive += 1;
             }
         }
     }
+
+    /// Adds the evidence of the records right after these; the day changes are left to the
+    /// caller's [`DayRuns`].
+    fn merge(&mut self, later: ScanEvidence) {
+        self.dates.merge(later.dates);
+        self.decimals.merge(later.decimals);
+        self.negative += later.negative;
+        self.positive += later.positive;
+        self.records += later.records;
+        self.single_cell_rows |= later.single_cell_rows;
+    }
+}
+
+/// Whether each date's rows come in one run, fed with the day keys where dates change, in
+/// file order. Its memory is one key per distinct date.
+struct DayRuns {
+    current: String,
+    finished: HashSet<String>,
+    contiguous: bool,
+}
+
+impl DayRuns {
+    fn new() -> Self {
+        DayRuns {
+            current: String::new(),
+            finished: HashSet::new(),
+            contiguous: true,
+        }
+    }
+
+    fn feed(&mut self, changes: impl IntoIterator<Item = String>) {
+        for key in changes {
+            if key != self.current {
+                self.contiguous &= !self.finished.contains(&key);
+                self.finished
+                    .insert(std::mem::replace(&mut self.current, key));
+            }
+        }
+    }
+}
+
+/// The facts [`settle_conventions`] decides from.
+pub(crate) struct ScanResult {
+    scan: ScanEvidence,
+    date_runs_contiguous: bool,
+}
+
+/// Pass 1 on the calling thread: gathers the evidence that settles the file-wide conventions.
+fn scan(
+    reader: &mut CsvReader,
+    record: &mut StringRecord,
+    columns: &Columns,
+    path: &Path,
+) -> Result<ScanResult, IngestError> {
+    let mut scan = ScanEvidence::default();
+    let mut runs = DayRuns::new();
+    while reader.read_record(record).map_err(csv_error(path))? {
+        let line = record_start_line(reader, record);
+        scan.observe(columns, record, line);
+        runs.feed(scan.day_changes.drain(..));
+    }
+    Ok(ScanResult {
+        scan,
+        date_runs_contiguous: runs.contiguous,
+    })
+}
+
+/// Pass 1 on several threads ([`super::parallel`]): each chunk's evidence gathered apart,
+/// merged in file order.
+fn scan_parallel(
+    reader: CsvReader,
+    columns: &Columns,
+    parallelism: Parallelism,
+    path: &Path,
+) -> Result<ScanResult, IngestError> {
+    let mut scan = ScanEvidence::default();
+    let mut runs = DayRuns::new();
+    map_chunks(
+        reader,
+        parallelism,
+        path,
+        || (),
+        |(), chunk| {
+            let mut evidence = ScanEvidence::default();
+            for (record, line) in chunk.records() {
+                evidence.observe(columns, record, line);
+            }
+            evidence
+        },
+        |mut evidence| {
+            runs.feed(evidence.day_changes.drain(..));
+            scan.merge(evidence);
+        },
+    )?;
+    Ok(ScanResult {
+        scan,
+        date_runs_contiguous: runs.contiguous,
+    })
+}
+
+/// Decides the file-wide conventions from pass 1's evidence; a file whose dates can be read
+/// two ways fails here.
+fn settle_conventions(
+    evidence: ScanResult,
+    config: &CsvImportConfig,
+    plan: &mut FilePlan,
+    path: &Path,
+) -> Result<(), IngestError> {
+    let ScanResult {
+        scan:
+            ScanEvidence {
+                dates,
+                decimals,
+                negative,
+                positive,
+                records,
+                single_cell_rows,
+                day_changes: _,
+            },
+        date_runs_contiguous,
+    } = evidence;
+    plan.records = records;
+    plan.single_cell_rows = single_cell_rows;
+    plan.date_runs_contiguous = date_runs_contiguous;
+    let columns = &plan.columns;
     plan.date_order = match dates.decide(config.date_order) {
         OrderDecision::Settled(order) => order,
         OrderDecision::Ambiguous { example } => {
@@ -432,15 +599,122 @@ fn date_key(date: &str) -> &str {
     &date[..end]
 }
 
-/// Iterator over a file's row outcomes (pass 2).
+/// Iterator over a file's row outcomes (pass 2), on the calling thread. [`super::parallel`]
+/// gives the same outcomes from several threads.
 pub struct Rows<'a> {
-    source: &'a CsvSource,
     reader: CsvReader,
     record: StringRecord,
-    /// Occurrences of each row identity (by its xxh3 hash), to tell identical rows apart
-    /// deterministically.
-    occurrences: HashKeyed<u32>,
-    current_date_key: String,
+    rows: RowReader<'a>,
+    occurrences: Occurrences<'a>,
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<RowOutcome, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
+                Ok(true) => {
+                    let line = record_start_line(&self.reader, &self.record);
+                    let pending = self.rows.outcome(&self.record, line);
+                    return Some(Ok(self.occurrences.settle(pending)));
+                }
+                Err(source) => return Some(Err(self.rows.source.csv_error(source))),
+            }
+        }
+    }
+}
+
+/// A row's outcome before the identical rows above it are counted: its transaction id is the
+/// first occurrence's until [`Occurrences::settle`] says otherwise.
+pub(crate) struct PendingOutcome {
+    pub(crate) outcome: RowOutcome,
+    pub(crate) identity: Option<RowIdentity>,
+}
+
+/// What [`Occurrences`] needs of a transaction row to tell identical rows apart.
+pub(crate) struct RowIdentity {
+    /// xxh3 of the identity text: the row's own id, else its content.
+    hash: u64,
+    /// xxh3-128 of the date cell's day part, to start counting again at each new date.
+    date_key: u128,
+    /// The identity text when it is the row's content (an own id stays in the transaction).
+    pub(crate) content: Option<String>,
+}
+
+/// Counts identical rows in file order — the one step of pass 2 that depends on the rows
+/// before — and gives the second and later of them their own ids.
+pub(crate) struct Occurrences<'a> {
+    source: &'a CsvSource,
+    /// Occurrences of each row identity (by its xxh3 hash).
+    counts: HashKeyed<u32>,
+    /// The date key of the last transaction row, when the file's dates come in runs.
+    date_key: Option<u128>,
+}
+
+impl<'a> Occurrences<'a> {
+    pub(crate) fn new(source: &'a CsvSource) -> Self {
+        Occurrences {
+            source,
+            counts: HashKeyed::default(),
+            date_key: None,
+        }
+    }
+
+    /// The row's final outcome. Call once per row, in file order.
+    pub(crate) fn settle(&mut self, pending: PendingOutcome) -> RowOutcome {
+        let PendingOutcome {
+            mut outcome,
+            identity,
+        } = pending;
+        let (Some(identity), RowOutcome::Transaction(transaction)) = (identity, &mut outcome)
+        else {
+            return outcome;
+        };
+        let occurrence = self.count(&identity);
+        if occurrence > 0 {
+            let text = identity
+                .content
+                .as_deref()
+                .or(transaction.source.external_id.as_deref())
+                .unwrap_or_default();
+            transaction.transaction_id = self.renumbered(text, occurrence);
+        }
+        outcome
+    }
+
+    /// How many identical transaction rows came before this one. Call once per transaction
+    /// row, in file order.
+    pub(crate) fn count(&mut self, identity: &RowIdentity) -> u32 {
+        // Identical rows are only counted within a date when dates come in runs, so that
+        // memory stays bounded; a re-import counts the same way, so ids stay stable.
+        if self.source.plan.date_runs_contiguous && self.date_key != Some(identity.date_key) {
+            self.counts.clear();
+            self.date_key = Some(identity.date_key);
+        }
+        let seen = self.counts.entry(identity.hash).or_insert(0);
+        let occurrence = *seen;
+        *seen += 1;
+        occurrence
+    }
+
+    /// The id of a later one of identical rows whose identity text is `text`.
+    pub(crate) fn renumbered(&self, text: &str, occurrence: u32) -> TransactionId {
+        TransactionId::derive(
+            &self.source.config.tenant,
+            SourceKind::Csv.code(),
+            &[text, &occurrence.to_string()],
+        )
+    }
+}
+
+/// Turns one record into its outcome: everything of pass 2 that needs no other row (the
+/// report section above aside, which only a sequential reader keeps: see
+/// [`FilePlan::single_cell_rows`]). Holds memos of repeated texts; each thread has its own.
+pub(crate) struct RowReader<'a> {
+    source: &'a CsvSource,
     /// The last section heading of a report (QuickBooks "Transaction Detail by Account").
     current_section: Option<String>,
     /// Normalised vendors by raw name: exports repeat a few hundred vendors across millions
@@ -459,49 +733,44 @@ pub struct Rows<'a> {
     last_date: LastText<(chrono::NaiveDate, Option<chrono::NaiveTime>)>,
 }
 
-/// Distinct vendors remembered by [`Rows`] before it starts over.
+/// Distinct vendors remembered by [`RowReader`] before it starts over.
 const VENDOR_MEMO_LIMIT: usize = 16_384;
-
-impl Iterator for Rows<'_> {
-    type Item = Result<RowOutcome, IngestError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => return Some(Ok(self.outcome())),
-                Err(source) => {
-                    return Some(Err(IngestError::Csv {
-                        path: self.source.path.display().to_string(),
-                        source,
-                    }));
-                }
-            }
-        }
-    }
-}
 
 /// A row-level failure: the column at fault and the reason.
 type RowError = (Option<usize>, String);
 
-impl Rows<'_> {
-    fn outcome(&mut self) -> RowOutcome {
-        let line = record_start_line(&self.reader, &self.record);
-        match self.read_row(line) {
-            Ok(outcome) => outcome,
-            Err((column, reason)) => RowOutcome::Rejected(Rejection {
-                line,
-                column: column.and_then(|i| self.source.plan.headers_raw.get(i).cloned()),
-                reason,
-            }),
+impl<'a> RowReader<'a> {
+    pub(crate) fn new(source: &'a CsvSource) -> Self {
+        RowReader {
+            source,
+            current_section: None,
+            vendors: TextMemo::new(VENDOR_MEMO_LIMIT),
+            categorizer: Categorizer::default(),
+            text: String::new(),
+            currency: LastText::default(),
+            format: source.plan.layout.to_string(),
+            last_date: LastText::default(),
         }
     }
 
-    fn read_row(&mut self, line: u64) -> Result<RowOutcome, RowError> {
+    /// The outcome of the non-blank `record` starting on `line`.
+    pub(crate) fn outcome(&mut self, record: &StringRecord, line: u64) -> PendingOutcome {
+        match self.read_row(record, line) {
+            Ok(pending) => pending,
+            Err((column, reason)) => PendingOutcome {
+                outcome: RowOutcome::Rejected(Rejection {
+                    line,
+                    column: column.and_then(|i| self.source.plan.headers_raw.get(i).cloned()),
+                    reason,
+                }),
+                identity: None,
+            },
+        }
+    }
+
+    fn read_row(&mut self, record: &StringRecord, line: u64) -> Result<PendingOutcome, RowError> {
         let plan = &self.source.plan;
         let columns = &plan.columns;
-        let record = &self.record;
         let header_len = plan.headers_raw.len();
         if record.len() > header_len && record.iter().skip(header_len).any(|c| !c.trim().is_empty())
         {
@@ -528,7 +797,7 @@ impl Rows<'_> {
         let Some(Ok((booked_date, booked_time))) = parsed_date else {
             // No usable date: a total, balance, heading or footer row — or a broken row.
             if let Some((_, Some(exclusion))) = summary_row(first_cell) {
-                return Ok(RowOutcome::Skipped { line, exclusion });
+                return Ok(skipped(line, exclusion));
             }
             let has_money = [
                 columns.amount,
@@ -564,15 +833,14 @@ impl Rows<'_> {
                     truncate(first_cell, 60)
                 ),
             };
-            return Ok(RowOutcome::Skipped { line, exclusion });
+            return Ok(skipped(line, exclusion));
         };
         if let Some((_, Some(exclusion))) = label.and_then(balance_row) {
-            return Ok(RowOutcome::Skipped { line, exclusion });
+            return Ok(skipped(line, exclusion));
         }
 
         let currency = Self::row_currency(plan, record, &mut self.currency)?;
-        let money = self.read_money(currency)?;
-        let record = &self.record;
+        let money = self.read_money(record, currency)?;
         let text = &mut self.text;
         text.clear();
         for part in [
@@ -596,8 +864,19 @@ impl Rows<'_> {
             direction: money.direction,
             exchange_only: money.exchange_only,
         });
-        let transaction = self.build(line, booked_date, booked_time, money, class, exclusion)?;
-        Ok(RowOutcome::Transaction(Box::new(transaction)))
+        let (transaction, identity) = self.build(
+            record,
+            line,
+            booked_date,
+            booked_time,
+            money,
+            class,
+            exclusion,
+        )?;
+        Ok(PendingOutcome {
+            outcome: RowOutcome::Transaction(Box::new(transaction)),
+            identity: Some(identity),
+        })
     }
 
     /// The row's currency: its currency cell's, else the file's. Takes the fields it uses so
@@ -616,10 +895,9 @@ impl Rows<'_> {
         }
     }
 
-    fn read_money(&self, currency: Currency) -> Result<RowMoney, RowError> {
+    fn read_money(&self, record: &StringRecord, currency: Currency) -> Result<RowMoney, RowError> {
         let plan = &self.source.plan;
         let columns = &plan.columns;
-        let record = &self.record;
         let read = |index: Option<usize>| -> Result<Option<ParsedAmount>, RowError> {
             match cell(record, index) {
                 None => Ok(None),
@@ -646,7 +924,7 @@ impl Rows<'_> {
             };
         let (magnitude, direction) = if columns.amount.is_some() {
             let Some(parsed) = read(columns.amount)? else {
-                return self.missing_amount(currency);
+                return self.missing_amount(record, currency);
             };
             check_currency(&parsed, columns.amount)?;
             let minor = parsed.money.minor_units();
@@ -683,7 +961,7 @@ impl Rows<'_> {
                 }
                 (Some(o), _) => (o.money.abs(), Direction::Zero),
                 (_, Some(i)) => (i.money.abs(), Direction::Zero),
-                (None, None) => return self.missing_amount(currency),
+                (None, None) => return self.missing_amount(record, currency),
             }
         };
         let fee = match read(columns.fee)? {
@@ -710,11 +988,15 @@ impl Rows<'_> {
 
     /// Legacy Revolut rows that only fill the exchange columns are currency exchanges;
     /// anything else without an amount is an error.
-    fn missing_amount(&self, currency: Currency) -> Result<RowMoney, RowError> {
+    fn missing_amount(
+        &self,
+        record: &StringRecord,
+        currency: Currency,
+    ) -> Result<RowMoney, RowError> {
         let columns = &self.source.plan.columns;
         let exchanged = [columns.exchange_out, columns.exchange_in]
             .into_iter()
-            .find_map(|i| cell(&self.record, i));
+            .find_map(|i| cell(record, i));
         if let Some(text) = exchanged {
             let parsed = parse_amount(text, self.source.plan.decimal, currency)
                 .map_err(|e| (columns.exchange_out, e.to_string()))?
@@ -732,19 +1014,20 @@ impl Rows<'_> {
         ))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         &mut self,
+        record: &StringRecord,
         line: u64,
         booked_date: chrono::NaiveDate,
         booked_time: Option<chrono::NaiveTime>,
         money: RowMoney,
         class: TransactionClass,
         exclusion: Option<Exclusion>,
-    ) -> Result<Transaction, RowError> {
+    ) -> Result<(Transaction, RowIdentity), RowError> {
         let source = self.source;
         let plan = &source.plan;
         let columns = &plan.columns;
-        let record = &self.record;
         let owned = |index: Option<usize>| cell(record, index).map(str::to_string);
 
         let vendor_raw = owned(columns.vendor).or_else(|| owned(columns.description));
@@ -777,10 +1060,10 @@ impl Rows<'_> {
         let payment_method = owned(columns.payment_method);
         let employee = owned(columns.employee);
         let department = owned(columns.department);
-        let original_amount = self.original_amount()?;
-        let transaction_id = self.identity(external_id.as_deref());
+        let original_amount = self.original_amount(record)?;
+        let (transaction_id, identity) = self.identity(record, external_id.as_deref());
 
-        Ok(Transaction {
+        let transaction = Transaction {
             schema_version: TRANSACTION_SCHEMA_VERSION,
             tenant_id: source.config.tenant.clone(),
             transaction_id,
@@ -808,14 +1091,15 @@ impl Rows<'_> {
             employee,
             department,
             ingested_at: source.config.ingested_at,
-        })
+        };
+        Ok((transaction, identity))
     }
 
-    fn original_amount(&self) -> Result<Option<Money>, RowError> {
+    fn original_amount(&self, record: &StringRecord) -> Result<Option<Money>, RowError> {
         let columns = &self.source.plan.columns;
         let (Some(text), Some(code)) = (
-            cell(&self.record, columns.original_amount),
-            cell(&self.record, columns.original_currency),
+            cell(record, columns.original_amount),
+            cell(record, columns.original_currency),
         ) else {
             return Ok(None);
         };
@@ -826,47 +1110,35 @@ impl Rows<'_> {
         Ok(parsed.map(|p| p.money.abs()))
     }
 
-    /// The row's stable id: its own id when the source has one, else its content; plus how
-    /// many identical rows came before it, so two genuine identical payments stay two.
-    fn identity(&mut self, external_id: Option<&str>) -> TransactionId {
-        let plan = &self.source.plan;
-        if plan.date_runs_contiguous {
-            let key = cell(&self.record, plan.columns.date)
-                .map(date_key)
-                .unwrap_or_default();
-            if key != self.current_date_key {
-                self.occurrences.clear();
-                self.current_date_key.clear();
-                self.current_date_key.push_str(key);
-            }
-        }
-        let content;
-        let identity = match external_id {
-            Some(id) => id,
-            None => {
-                content = self
-                    .record
-                    .iter()
-                    .map(trim)
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
-                content.as_str()
-            }
+    /// The row's stable id, derived from its own id when the source has one, else from its
+    /// content, as the first of identical rows; [`Occurrences::settle`] renumbers the others,
+    /// so two genuine identical payments stay two.
+    fn identity(
+        &self,
+        record: &StringRecord,
+        external_id: Option<&str>,
+    ) -> (TransactionId, RowIdentity) {
+        let day = cell(record, self.source.plan.columns.date)
+            .map(date_key)
+            .unwrap_or_default();
+        let content = external_id
+            .is_none()
+            .then(|| record.iter().map(trim).collect::<Vec<_>>().join("\u{1f}"));
+        let text = external_id.or(content.as_deref()).unwrap_or_default();
+        let id = TransactionId::derive(&self.source.config.tenant, SourceKind::Csv.code(), &[text]);
+        let identity = RowIdentity {
+            hash: identity_hash(text),
+            date_key: xxhash_rust::xxh3::xxh3_128(day.as_bytes()),
+            content,
         };
-        let hash = identity_hash(identity);
-        let seen = self.occurrences.entry(hash).or_insert(0);
-        let occurrence = *seen;
-        *seen += 1;
-        let tenant = &self.source.config.tenant;
-        if occurrence == 0 {
-            TransactionId::derive(tenant, SourceKind::Csv.code(), &[identity])
-        } else {
-            TransactionId::derive(
-                tenant,
-                SourceKind::Csv.code(),
-                &[identity, &occurrence.to_string()],
-            )
-        }
+        (id, identity)
+    }
+}
+
+fn skipped(line: u64, exclusion: Exclusion) -> PendingOutcome {
+    PendingOutcome {
+        outcome: RowOutcome::Skipped { line, exclusion },
+        identity: None,
     }
 }
 
