@@ -638,7 +638,8 @@ pub(crate) struct PendingOutcome {
 pub(crate) struct RowIdentity {
     /// xxh3 of the identity text: the row's own id, else its content.
     hash: u64,
-    /// xxh3-128 of the date cell's day part, to start counting again at each new date.
+    /// xxh3-128 of the date cell's day part, to start counting again at each new date (0 when
+    /// the file's dates do not come in runs: never read then).
     date_key: u128,
     /// The identity text when it is the row's content (an own id stays in the transaction).
     pub(crate) content: Option<String>,
@@ -1118,9 +1119,14 @@ impl<'a> RowReader<'a> {
         record: &StringRecord,
         external_id: Option<&str>,
     ) -> (TransactionId, RowIdentity) {
-        let day = cell(record, self.source.plan.columns.date)
-            .map(date_key)
-            .unwrap_or_default();
+        let plan = &self.source.plan;
+        // The day only matters to [`Occurrences`] when dates come in runs.
+        let day_hash = plan.date_runs_contiguous.then(|| {
+            let day = cell(record, plan.columns.date)
+                .map(date_key)
+                .unwrap_or_default();
+            xxhash_rust::xxh3::xxh3_128(day.as_bytes())
+        });
         let content = external_id
             .is_none()
             .then(|| record.iter().map(trim).collect::<Vec<_>>().join("\u{1f}"));
@@ -1128,7 +1134,7 @@ impl<'a> RowReader<'a> {
         let id = TransactionId::derive(&self.source.config.tenant, SourceKind::Csv.code(), &[text]);
         let identity = RowIdentity {
             hash: identity_hash(text),
-            date_key: xxhash_rust::xxh3::xxh3_128(day.as_bytes()),
+            date_key: day_hash.unwrap_or_default(),
             content,
         };
         (id, identity)
