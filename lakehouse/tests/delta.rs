@@ -114,6 +114,23 @@ async fn a_writer_sees_offsets_another_writer_committed_since_it_last_looked() {
         .unwrap_err();
     assert!(error.is_fenced(), "{error}");
     assert_eq!(count(&lake).await, 30);
+    // Told the right offset, the first writer commits on top of the second's commits, which
+    // its table had not loaded when the offsets were read from the commit files.
+    let next = transactions_to_batch(&transactions(30..40)).unwrap();
+    first
+        .append(
+            &next,
+            &offsets(&[("topic-0", 39)]),
+            &expected(&[("topic-0", Some(29))]),
+        )
+        .await
+        .unwrap();
+    let versions = second
+        .committed_versions(&["topic-0".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(versions["topic-0"], Some(39));
+    assert_eq!(count(&lake).await, 40);
 }
 
 #[tokio::test]
@@ -297,4 +314,39 @@ async fn sql_sees_every_table_in_the_lake() {
         "{text}"
     );
     assert!(lake.sql("SELECT nope FROM transactions").await.is_err());
+}
+
+#[tokio::test]
+async fn files_record_statistics_of_the_filtered_columns_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    let batch = transactions_to_batch(&transactions(0..10)).unwrap();
+    let outcome = table.append(&batch, &[], &HashMap::new()).await.unwrap();
+    let version = outcome.version.expect("committed");
+    let commit = std::fs::read_to_string(
+        lake.table_dir("transactions")
+            .join("_delta_log")
+            .join(format!("{version:020}.json")),
+    )
+    .unwrap();
+    let (mut files, mut rows) = (0, 0);
+    for line in commit.lines() {
+        let action: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(stats) = action["add"]["stats"].as_str() else {
+            continue;
+        };
+        let stats: serde_json::Value = serde_json::from_str(stats).unwrap();
+        let mut columns: Vec<&str> = stats["minValues"]
+            .as_object()
+            .expect("min values")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        columns.sort_unstable();
+        assert_eq!(columns, ["amount_minor", "booked_date", "tenant_id"]);
+        rows += stats["numRecords"].as_u64().expect("a row count");
+        files += 1;
+    }
+    assert_eq!((files, rows), (3, 10), "one file per month: {commit}");
 }

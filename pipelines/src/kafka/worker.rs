@@ -223,6 +223,8 @@ struct Pending {
     /// The consumer has read everything the broker had (end of partition, or a poll that
     /// found nothing) since the last record.
     caught_up: bool,
+    /// When the latest record arrived.
+    last_record_at: Option<Instant>,
 }
 
 impl Pending {
@@ -235,16 +237,24 @@ impl Pending {
             dead_letters: Vec::new(),
             records: 0,
             caught_up: false,
+            last_record_at: None,
         }
     }
 
-    /// Full, lingered long enough, or caught up with a batch worth a commit. Committing as
-    /// soon as the broker has nothing more keeps a throttled producer (which waits for these
-    /// commits) from idling through the linger time; the minimum keeps a trickle of records
-    /// from turning into a commit per record.
+    /// Full, lingered long enough, caught up with a batch worth a commit, or caught up at the
+    /// end of a burst. Committing as soon as the broker has nothing more keeps a throttled
+    /// producer (which waits for these commits) from idling through the linger time; the
+    /// minimum keeps a trickle of records from turning into a commit per record. A burst
+    /// that has ended (nothing new for a tenth of the linger time) commits at once, so an
+    /// import's last partial batch does not wait out the linger; the smaller minimum there
+    /// still keeps stray records to the linger.
     fn is_ready(&self, policy: &BatchPolicy, now: Instant) -> bool {
+        let quiet = self
+            .last_record_at
+            .is_some_and(|last| now.duration_since(last) >= policy.linger / 10);
         self.records >= policy.max_rows
             || (self.caught_up && self.records >= (policy.max_rows / 4).max(1))
+            || (self.caught_up && quiet && self.records >= (policy.max_rows / 64).max(1))
             || self.bytes >= policy.max_bytes
             || self
                 .opened_at
@@ -259,6 +269,7 @@ impl Pending {
         self.dead_letters.clear();
         self.records = 0;
         self.caught_up = false;
+        self.last_record_at = None;
         Ok(())
     }
 }
@@ -302,7 +313,8 @@ pub fn run_worker(
     }
     let consumer: BaseConsumer<DeltaSeekingContext> = client.create_with_context(context)?;
     consumer.subscribe(&[&config.topology.transactions()])?;
-    let mut dead_letters = TransactionProducer::new(&config.kafka, &config.topology.dead_letter())?;
+    // Created at the first dead letter: an idle producer still costs a polling thread.
+    let mut dead_letters: Option<TransactionProducer> = None;
     let mut pending = Pending::new(&config.batch);
     let mut in_flight: Option<InFlight> = None;
     let mut generation_seen = 0;
@@ -318,7 +330,12 @@ pub fn run_worker(
 
     while !stop.load(Ordering::Relaxed) {
         // While a commit is in flight, come back soon to record it even if nothing arrives.
-        let wait = if in_flight.is_some() { 10 } else { 100 };
+        // Short waits while a commit or a batch is open, so neither waits on an idle poll.
+        let wait = if in_flight.is_some() || pending.records > 0 {
+            10
+        } else {
+            100
+        };
         let message = consumer.poll(Duration::from_millis(wait));
         {
             let mut state = assignment.lock().unwrap_or_else(|p| p.into_inner());
@@ -391,7 +408,9 @@ fn accept(
             origin: (topic.to_string(), message.partition(), message.offset()),
         }),
     }
-    pending.opened_at.get_or_insert_with(Instant::now);
+    let now = Instant::now();
+    pending.opened_at.get_or_insert(now);
+    pending.last_record_at = Some(now);
     if let Some(last) = pending.last_offsets.get(&message.partition()) {
         // Our topics are neither compacted nor transactional, so offsets are contiguous; a gap
         // means the broker deleted records before they were committed (retention too short).
@@ -447,16 +466,23 @@ impl Worker<'_> {
     /// commit thread. The pending batch is empty afterwards.
     fn submit(
         &self,
-        dead_letters: &mut TransactionProducer,
+        dead_letters: &mut Option<TransactionProducer>,
         pending: &mut Pending,
     ) -> Result<InFlight, WorkerError> {
         let started = Instant::now();
         // Dead letters are delivered before the batch that skips them commits: at least once.
-        for letter in &pending.dead_letters {
-            dead_letters.send_dead_letter(letter)?;
-        }
         if !pending.dead_letters.is_empty() {
-            dead_letters.flush(Duration::from_secs(30))?;
+            let producer = match dead_letters {
+                Some(producer) => producer,
+                None => dead_letters.insert(TransactionProducer::new(
+                    &self.config.kafka,
+                    &self.config.topology.dead_letter(),
+                )?),
+            };
+            for letter in &pending.dead_letters {
+                producer.send_dead_letter(letter)?;
+            }
+            producer.flush(Duration::from_secs(30))?;
             self.metrics
                 .errors
                 .fetch_add(pending.dead_letters.len() as u64, Ordering::Relaxed);
@@ -830,5 +856,39 @@ mod tests {
         );
         pending.clear().unwrap();
         assert!(!pending.caught_up && pending.records == 0);
+    }
+
+    #[test]
+    fn a_caught_up_batch_commits_when_its_burst_has_ended() {
+        let policy = BatchPolicy {
+            max_rows: 6400,
+            max_bytes: usize::MAX,
+            linger: Duration::from_millis(500),
+        };
+        let now = Instant::now();
+        let mut pending = Pending::new(&policy);
+        pending.opened_at = Some(now);
+        pending.last_record_at = Some(now);
+        pending.records = 100;
+        pending.caught_up = true;
+        let later = now + Duration::from_millis(50);
+        assert!(
+            !pending.is_ready(&policy, now),
+            "records may still be arriving"
+        );
+        assert!(pending.is_ready(&policy, later), "quiet for linger / 10");
+        pending.caught_up = false;
+        assert!(
+            !pending.is_ready(&policy, later),
+            "the broker had more: not the end of a burst"
+        );
+        pending.caught_up = true;
+        pending.records = 99;
+        assert!(
+            !pending.is_ready(&policy, later),
+            "a few stray records wait for the linger"
+        );
+        pending.clear().unwrap();
+        assert!(pending.last_record_at.is_none());
     }
 }
