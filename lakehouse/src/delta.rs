@@ -674,7 +674,7 @@ impl TransactionsTable {
         for (month, files) in by_month {
             for (tenant, id) in tenant_ids_in(&self.path, &files).await? {
                 let bits = id_bits(&id).ok_or_else(|| invalid_id(&id))?;
-                self.index.add(&tenant, &month, bits);
+                self.index.extend(&tenant, &month, [bits]);
             }
         }
         self.index.set_version(current);
@@ -814,6 +814,13 @@ impl TransactionsTable {
     }
 }
 
+fn date_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Date32Array, LakeError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+        .ok_or_else(|| LakeError::Location(format!("column {name}")))
+}
+
 fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, LakeError> {
     batch
         .column_by_name(name)
@@ -887,22 +894,26 @@ fn txns_committed(root: &Path, after: u64, upto: u64) -> Option<Vec<(String, i64
     from_commits(root, after, upto, txn_actions)
 }
 
-/// What `read` finds in each commit file `after + 1 ..= upto` of the table at `root`, in
-/// commit order; `None` when a file is missing or `read` cannot tell.
+/// The commit file of `version` in the table at `root`.
+fn commit_file(root: &Path, version: u64) -> PathBuf {
+    root.join("_delta_log").join(format!("{version:020}.json"))
+}
+
 /// The latest version whose commit file exists, probing forward from `from` (commit files
 /// are written whole, by rename, and numbered without gaps).
 fn latest_commit(root: &Path, from: Option<u64>) -> Option<u64> {
     let mut latest = from;
     loop {
         let next = latest.map_or(0, |v| v + 1);
-        let commit = root.join("_delta_log").join(format!("{next:020}.json"));
-        if !commit.exists() {
+        if !commit_file(root, next).exists() {
             return latest;
         }
         latest = Some(next);
     }
 }
 
+/// What `read` finds in each commit file `after + 1 ..= upto` of the table at `root`, in
+/// commit order; `None` when a file is missing or `read` cannot tell.
 fn from_commits<T>(
     root: &Path,
     after: u64,
@@ -911,8 +922,9 @@ fn from_commits<T>(
 ) -> Option<Vec<T>> {
     let mut found = Vec::new();
     for version in after + 1..=upto {
-        let commit = root.join("_delta_log").join(format!("{version:020}.json"));
-        found.extend(read(&std::fs::read_to_string(&commit).ok()?)?);
+        found.extend(read(
+            &std::fs::read_to_string(commit_file(root, version)).ok()?,
+        )?);
     }
     Some(found)
 }
@@ -982,11 +994,7 @@ fn percent_decode(path: &str) -> String {
 
 /// Adds `booked_month` (`YYYY-MM`) derived from `booked_date`.
 pub fn add_booked_month(batch: &RecordBatch) -> Result<RecordBatch, LakeError> {
-    let dates = batch
-        .column_by_name("booked_date")
-        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
-        .ok_or_else(|| LakeError::Location("column booked_date".into()))?;
-    let months = booked_months(dates);
+    let months = booked_months(date_column(batch, "booked_date")?);
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     columns.push(Arc::new(months));
     Ok(RecordBatch::try_new(transactions_table_schema(), columns)?)
@@ -1049,16 +1057,11 @@ fn sort_for_pruning(batch: &RecordBatch) -> Result<RecordBatch, LakeError> {
 /// Whether the rows are already in (booked_month, tenant_id, booked_date) order, without
 /// nulls (the sort puts nulls first; such batches are left to it).
 fn is_sorted_for_pruning(batch: &RecordBatch) -> bool {
-    let (Ok(months), Ok(tenants)) = (
+    let (Ok(months), Ok(tenants), Ok(dates)) = (
         string_column(batch, "booked_month"),
         string_column(batch, "tenant_id"),
+        date_column(batch, "booked_date"),
     ) else {
-        return false;
-    };
-    let Some(dates) = batch
-        .column_by_name("booked_date")
-        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
-    else {
         return false;
     };
     if months.null_count() + tenants.null_count() + dates.null_count() > 0 {
@@ -1206,10 +1209,7 @@ mod tests {
     fn keys(batch: &RecordBatch) -> Vec<(String, String, i32)> {
         let months = string_column(batch, "booked_month").expect("months");
         let tenants = string_column(batch, "tenant_id").expect("tenants");
-        let days = batch
-            .column_by_name("booked_date")
-            .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
-            .expect("dates");
+        let days = date_column(batch, "booked_date").expect("dates");
         (0..batch.num_rows())
             .map(|row| {
                 (

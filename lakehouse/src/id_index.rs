@@ -139,21 +139,8 @@ impl IdIndex {
         self.parts.get(tenant)?.get(month).map(|part| &part.ids)
     }
 
-    /// Adds an id the table now holds; ignored when its (tenant, month) is not loaded, since
-    /// loading it later reads the table anyway.
-    pub fn add(&mut self, tenant: &str, month: &str, id: u128) {
-        let part = self
-            .parts
-            .get_mut(tenant)
-            .and_then(|months| months.get_mut(month));
-        if let Some(part) = part
-            && part.ids.insert(id)
-        {
-            self.ids += 1;
-        }
-    }
-
-    /// Adds ids the table now holds for one (tenant, month), as [`IdIndex::add`].
+    /// Adds ids the table now holds for one (tenant, month); ignored when it is not loaded,
+    /// since loading it later reads the table anyway.
     pub fn extend(&mut self, tenant: &str, month: &str, ids: impl IntoIterator<Item = u128>) {
         let part = self
             .parts
@@ -164,12 +151,6 @@ impl IdIndex {
             part.ids.extend(ids);
             self.ids += part.ids.len() - before;
         }
-    }
-
-    /// Whether the table holds `id` for (tenant, month). The key must be loaded.
-    pub fn contains(&self, tenant: &str, month: &str, id: u128) -> bool {
-        self.ids_of(tenant, month)
-            .is_some_and(|ids| ids.contains(&id))
     }
 
     /// Marks `keep` (the current batch's keys) as just used, then drops the least recently
@@ -220,6 +201,12 @@ impl IdIndex {
 mod tests {
     use super::*;
 
+    fn contains(index: &IdIndex, tenant: &str, month: &str, id: u128) -> bool {
+        index
+            .ids_of(tenant, month)
+            .is_some_and(|ids| ids.contains(&id))
+    }
+
     fn key(tenant: &str, month: &str) -> PartKey {
         (tenant.to_string(), month.to_string())
     }
@@ -250,13 +237,13 @@ mod tests {
     fn answers_only_for_loaded_keys_and_counts_ids() {
         let mut index = IdIndex::new(100);
         index.load(key("acme", "2024-01"), HashSet::from([1, 2]));
-        assert!(index.contains("acme", "2024-01", 1));
-        assert!(!index.contains("acme", "2024-01", 3));
-        assert!(!index.contains("acme", "2024-02", 1));
-        index.add("acme", "2024-01", 3);
-        index.add("acme", "2024-01", 3);
-        index.add("acme", "2024-02", 4);
-        assert!(index.contains("acme", "2024-01", 3));
+        assert!(contains(&index, "acme", "2024-01", 1));
+        assert!(!contains(&index, "acme", "2024-01", 3));
+        assert!(!contains(&index, "acme", "2024-02", 1));
+        index.extend("acme", "2024-01", [3]);
+        index.extend("acme", "2024-01", [3]);
+        index.extend("acme", "2024-02", [4]);
+        assert!(contains(&index, "acme", "2024-01", 3));
         assert!(
             !index.has(&key("acme", "2024-02")),
             "adding never loads a key"

@@ -329,8 +329,8 @@ pub fn run_worker(
     };
 
     while !stop.load(Ordering::Relaxed) {
-        // While a commit is in flight, come back soon to record it even if nothing arrives.
-        // Short waits while a commit or a batch is open, so neither waits on an idle poll.
+        // While a commit or a batch is open, come back soon even if nothing arrives: to record
+        // the commit, or to close the batch at the end of a burst.
         let wait = if in_flight.is_some() || pending.records > 0 {
             10
         } else {
