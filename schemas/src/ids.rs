@@ -30,15 +30,19 @@ impl TenantId {
     /// Validates and wraps a tenant id.
     pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
         let id = id.into();
-        let valid = (1..=64).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if valid {
+        if TenantId::is_valid(&id) {
             Ok(TenantId(id))
         } else {
             Err(IdError::InvalidTenant(id))
         }
+    }
+
+    /// Whether `id` is a valid tenant id, without copying it.
+    pub fn is_valid(id: &str) -> bool {
+        (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     }
 
     /// The id as text.
@@ -114,16 +118,20 @@ impl TransactionId {
     /// Validates an id received from elsewhere.
     pub fn parse(id: impl Into<String>) -> Result<Self, IdError> {
         let id = id.into();
-        let valid = id.len() == 35
-            && id.starts_with("tx_")
-            && id[3..]
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if valid {
+        if TransactionId::is_valid(&id) {
             Ok(TransactionId(id))
         } else {
             Err(IdError::InvalidTransaction(id))
         }
+    }
+
+    /// Whether `id` is `tx_` and 32 lowercase hex digits, without copying it.
+    pub fn is_valid(id: &str) -> bool {
+        id.len() == 35
+            && id.starts_with("tx_")
+            && id[3..]
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     }
 
     /// The id as text.

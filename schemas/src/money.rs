@@ -173,8 +173,18 @@ impl Serialize for Currency {
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let code = String::deserialize(deserializer)?;
-        Currency::new(&code).map_err(serde::de::Error::custom)
+        // A visitor rather than `String::deserialize`: no allocation per amount decoded.
+        struct CodeVisitor;
+        impl serde::de::Visitor<'_> for CodeVisitor {
+            type Value = Currency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, code: &str) -> Result<Currency, E> {
+                Currency::new(code).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(CodeVisitor)
     }
 }
 

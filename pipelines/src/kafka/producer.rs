@@ -17,7 +17,7 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use verocta_schemas::wire::encode_transaction;
+use verocta_schemas::wire::encode_transaction_into;
 use verocta_schemas::{Anomaly, SpendScore, Transaction};
 
 use super::{KafkaConfig, KafkaError};
@@ -270,6 +270,8 @@ pub struct TransactionProducer {
     topic: String,
     sent: u64,
     gate: Option<LagGate>,
+    /// One encoding buffer for every record (librdkafka copies the payload).
+    payload: Vec<u8>,
 }
 
 impl TransactionProducer {
@@ -299,6 +301,7 @@ impl TransactionProducer {
             topic: topic.to_string(),
             sent: 0,
             gate: None,
+            payload: Vec::with_capacity(1024),
         })
     }
 
@@ -315,13 +318,17 @@ impl TransactionProducer {
             let producer = &self.producer;
             gate.admit(|| producer.in_flight_count().max(0) as u64)?;
         }
-        let payload = encode_transaction(transaction);
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.clear();
+        encode_transaction_into(transaction, &mut payload);
         let key = transaction.tenant_id.as_str().as_bytes();
         let headers = OwnedHeaders::new().insert(Header {
             key: "verocta.schema",
             value: Some("transaction.v1"),
         });
-        self.send_raw(key, &payload, headers)
+        let sent = self.send_raw(key, &payload, headers);
+        self.payload = payload;
+        sent
     }
 
     /// Publishes an anomaly as JSON (the alerts topic's record), keyed by tenant so one
