@@ -350,3 +350,44 @@ async fn files_record_statistics_of_the_filtered_columns_only() {
     }
     assert_eq!((files, rows), (3, 10), "one file per month: {commit}");
 }
+
+#[tokio::test]
+async fn unique_columns_are_written_without_a_dictionary() {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let mut table = lake.transactions().await.unwrap();
+    let batch = transactions_to_batch(&transactions(0..10)).unwrap();
+    table.append(&batch, &[], &HashMap::new()).await.unwrap();
+    let mut files = Vec::new();
+    let mut dirs = vec![lake.table_dir("transactions")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    for path in files {
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        let dictionary = |name: &str| {
+            let column = row_group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            column.dictionary_page_offset().is_some()
+                || column.encodings().any(|e| e == Encoding::RLE_DICTIONARY)
+        };
+        for name in verocta_lakehouse::delta::TRANSACTIONS_PLAIN_COLUMNS {
+            assert!(!dictionary(name), "{name} has a dictionary in {path:?}");
+        }
+        assert!(dictionary("vendor"), "repeating columns keep theirs");
+    }
+}
