@@ -49,7 +49,7 @@ pub fn encode_transaction_into(tx: &Transaction, out: &mut Vec<u8>) {
 /// Writes the fast path's JSON; `None` when a value needs serde_json's general formatting.
 fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(b"{\"schema_version\":");
-    write_integer(u64::from(tx.schema_version), out);
+    write_digits(u64::from(tx.schema_version), 1, out);
     out.extend_from_slice(b",\"tenant_id\":");
     write_str(tx.tenant_id.as_str(), out);
     out.extend_from_slice(b",\"transaction_id\":");
@@ -62,7 +62,7 @@ fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
     write_str(&tx.source.name, out);
     out.extend_from_slice(b",\"line\":");
     match tx.source.line {
-        Some(line) => write_integer(line, out),
+        Some(line) => write_digits(line, 1, out),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"external_id\":");
@@ -79,10 +79,10 @@ fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"amount\":");
-    write_money(&tx.amount, out);
+    write_money(&tx.amount, out)?;
     out.extend_from_slice(b",\"original_amount\":");
     match &tx.original_amount {
-        Some(money) => write_money(money, out),
+        Some(money) => write_money(money, out)?,
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"class\":");
@@ -179,8 +179,9 @@ pub(crate) fn first_escaped(bytes: &[u8]) -> Option<usize> {
     first(flags(u64::from_le_bytes(word))).map(|offset| at + offset)
 }
 
-fn write_integer(value: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
+/// `value` in decimal, zero-padded to at least `width` digits (at most 20).
+fn write_digits(value: u64, width: usize, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; 20];
     let mut at = digits.len();
     let mut rest = value;
     loop {
@@ -191,52 +192,40 @@ fn write_integer(value: u64, out: &mut Vec<u8>) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    let start = at.min(digits.len().saturating_sub(width));
+    out.extend_from_slice(&digits[start..]);
 }
 
-/// `{"amount":"12.34","currency":"USD"}`, the decimal as [`crate::format_minor`] writes it.
-fn write_money(money: &Money, out: &mut Vec<u8>) {
+/// `{"amount":"12.34","currency":"USD"}`, the decimal as [`crate::format_minor`] writes it;
+/// `None` for more minor digits than a u64 scale holds (no ISO 4217 currency has them).
+fn write_money(money: &Money, out: &mut Vec<u8>) -> Option<()> {
+    let digits = u32::from(money.currency().minor_digits());
+    let scale = 10u64.checked_pow(digits)?;
     out.extend_from_slice(b"{\"amount\":\"");
     let minor = money.minor_units();
     if minor < 0 {
         out.push(b'-');
     }
     let magnitude = minor.unsigned_abs();
-    let digits = u32::from(money.currency().minor_digits());
-    match 10u64.checked_pow(digits) {
-        Some(scale) if digits > 0 => {
-            write_integer(magnitude / scale, out);
-            out.push(b'.');
-            write_zero_padded(magnitude % scale, digits, out);
-        }
-        Some(_) => write_integer(magnitude, out),
-        // More minor digits than a u64 scale holds: the general formatter.
-        None => out.extend_from_slice(money.to_decimal_string().as_bytes()),
+    write_digits(magnitude / scale, 1, out);
+    if digits > 0 {
+        out.push(b'.');
+        write_digits(magnitude % scale, digits as usize, out);
     }
     out.extend_from_slice(b"\",\"currency\":");
     write_str(money.currency().code(), out);
     out.push(b'}');
-}
-
-fn write_zero_padded(value: u64, width: u32, out: &mut Vec<u8>) {
-    let mut digits = [b'0'; 20];
-    let width = (width as usize).min(digits.len());
-    let mut rest = value;
-    for slot in digits[..width].iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    out.extend_from_slice(&digits[..width]);
+    Some(())
 }
 
 /// `YYYY-MM-DD`, as chrono displays dates of years 0–9999 (others are signed: `None`).
 fn write_date(date: NaiveDate, out: &mut Vec<u8>) -> Option<()> {
     let year = u64::try_from(date.year()).ok().filter(|&y| y <= 9999)?;
-    write_zero_padded(year, 4, out);
+    write_digits(year, 4, out);
     out.push(b'-');
-    write_zero_padded(u64::from(date.month()), 2, out);
+    write_digits(u64::from(date.month()), 2, out);
     out.push(b'-');
-    write_zero_padded(u64::from(date.day()), 2, out);
+    write_digits(u64::from(date.day()), 2, out);
     Some(())
 }
 
@@ -245,11 +234,11 @@ fn write_whole_seconds(time: NaiveTime, out: &mut Vec<u8>) -> Option<()> {
     if time.nanosecond() != 0 {
         return None;
     }
-    write_zero_padded(u64::from(time.hour()), 2, out);
+    write_digits(u64::from(time.hour()), 2, out);
     out.push(b':');
-    write_zero_padded(u64::from(time.minute()), 2, out);
+    write_digits(u64::from(time.minute()), 2, out);
     out.push(b':');
-    write_zero_padded(u64::from(time.second()), 2, out);
+    write_digits(u64::from(time.second()), 2, out);
     Some(())
 }
 
@@ -268,11 +257,11 @@ fn write_timestamp(at: &DateTime<Utc>, out: &mut Vec<u8>) -> Option<()> {
     if nanos != 0 {
         out.push(b'.');
         if nanos % 1_000_000 == 0 {
-            write_zero_padded(nanos / 1_000_000, 3, out);
+            write_digits(nanos / 1_000_000, 3, out);
         } else if nanos % 1_000 == 0 {
-            write_zero_padded(nanos / 1_000, 6, out);
+            write_digits(nanos / 1_000, 6, out);
         } else {
-            write_zero_padded(nanos, 9, out);
+            write_digits(nanos, 9, out);
         }
     }
     out.push(b'Z');
