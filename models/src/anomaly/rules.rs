@@ -3,13 +3,15 @@
 //! Each detector reads one tenant's spend in booking order and reports [`Hit`]s with a score
 //! in `[0, 1]` and a sentence saying why. Detectors only look backwards (a row is judged by
 //! what came before it), so a flag never changes when later rows arrive — the streaming path
-//! and a batch re-run agree. The one exception is [`category_spikes`], which judges a month by
-//! its total so far against the months before it.
+//! and a batch re-run agree. The exceptions: [`category_spikes`] judges a month by its total
+//! so far against the months before it, and a vendor's batch run (many payments on one day,
+//! [`RuleConfig::batch_run_min_payments`]) is recognised from the whole day, because rows of
+//! one day carry no order.
 //!
 //! Amount thresholds are in major units of each row's own currency; rows of different
 //! currencies are never compared with each other.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,10 @@ pub struct RuleConfig {
     /// Duplicate payments: a key seen this often in the previous 30 days is a habit, not a
     /// duplicate (daily parking, per-seat charges).
     pub duplicate_habit_count: usize,
+    /// A vendor paid at least this many times (one currency) on one day is on a batch run —
+    /// timesheets, per-seat or per-delivery invoices paid together. Identical amounts within
+    /// a run are its rates, not duplicates, and the run is not a purchase split under a limit.
+    pub batch_run_min_payments: usize,
     /// New vendor: the first payment must be at least this much...
     pub new_vendor_min_major: f64,
     /// ...and above this quantile of the tenant's spend in that currency.
@@ -73,6 +79,7 @@ impl Default for RuleConfig {
             duplicate_key: DuplicateKey::VendorAmount,
             duplicate_min_major: 50.0,
             duplicate_habit_count: 3,
+            batch_run_min_payments: 4,
             new_vendor_min_major: 2_000.0,
             new_vendor_quantile: 0.95,
             new_vendor_warmup_days: 60,
@@ -109,6 +116,12 @@ impl RuleConfig {
         }
         if self.duplicate_window_days < 0 || self.split_window_days < 0 {
             return Err("window days must not be negative".into());
+        }
+        if self.batch_run_min_payments < 3 {
+            return Err(
+                "batch_run_min_payments must be ≥ 3 (two payments on one day are what a duplicate looks like), e.g. 4"
+                    .into(),
+            );
         }
         if self.spike_baseline_months < 3 || self.recurring_min_charges < 2 {
             return Err("spike_baseline_months must be ≥ 3 and recurring_min_charges ≥ 2".into());
@@ -202,6 +215,7 @@ pub(crate) fn vendor_label(row: &SpendRow) -> &str {
 
 /// The same payment made twice within a few days.
 pub fn duplicate_payments(rows: &[SpendRow], config: &RuleConfig) -> Vec<Hit> {
+    let runs = BatchRuns::of(rows, config);
     let mut seen: HashMap<(&str, i64, &str, &str), VecDeque<usize>> = HashMap::new();
     let mut hits = Vec::new();
     for (index, row) in rows.iter().enumerate() {
@@ -230,7 +244,8 @@ pub fn duplicate_payments(rows: &[SpendRow], config: &RuleConfig) -> Vec<Hit> {
             && !row.vendor.is_empty()
         {
             let gap = (row.day - rows[previous].day).num_days();
-            if gap <= config.duplicate_window_days {
+            let within_run = runs.contains(row) && runs.contains(&rows[previous]);
+            if gap <= config.duplicate_window_days && !within_run {
                 let when = if gap == 0 {
                     "the same day".to_string()
                 } else {
@@ -256,6 +271,39 @@ pub fn duplicate_payments(rows: &[SpendRow], config: &RuleConfig) -> Vec<Hit> {
         earlier.push_back(index);
     }
     hits
+}
+
+/// The (vendor, currency, day)s on which a vendor was paid at least
+/// [`RuleConfig::batch_run_min_payments`] times.
+///
+/// A day is counted whole, including rows booked after the one being judged: rows of one day
+/// are in no meaningful order (exports carry dates, not times), so the first payment of a run
+/// must be judged like the last. Only a day that arrives split over micro-batches can see its
+/// count grow after an earlier part was judged.
+struct BatchRuns<'a> {
+    days: HashSet<(&'a str, &'a str, NaiveDate)>,
+}
+
+impl<'a> BatchRuns<'a> {
+    fn of(rows: &'a [SpendRow], config: &RuleConfig) -> BatchRuns<'a> {
+        let mut counts: HashMap<(&str, &str, NaiveDate), usize> = HashMap::new();
+        for row in rows.iter().filter(|row| !row.vendor.is_empty()) {
+            *counts
+                .entry((row.vendor.as_str(), row.currency.as_str(), row.day))
+                .or_default() += 1;
+        }
+        let days = counts
+            .into_iter()
+            .filter(|&(_, count)| count >= config.batch_run_min_payments)
+            .map(|(key, _)| key)
+            .collect();
+        BatchRuns { days }
+    }
+
+    fn contains(&self, row: &SpendRow) -> bool {
+        self.days
+            .contains(&(row.vendor.as_str(), row.currency.as_str(), row.day))
+    }
 }
 
 /// The value at quantile `q` of sorted values (nearest rank).
@@ -512,6 +560,7 @@ fn price_change(
 pub fn split_purchases(rows: &[SpendRow], config: &RuleConfig) -> Vec<Hit> {
     let mut limits: Vec<f64> = config.approval_limits_major.clone();
     limits.sort_by(f64::total_cmp);
+    let runs = BatchRuns::of(rows, config);
     let mut recent: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
     let mut flagged = vec![false; rows.len()];
     let mut hits = Vec::new();
@@ -540,7 +589,8 @@ pub fn split_purchases(rows: &[SpendRow], config: &RuleConfig) -> Vec<Hit> {
                 .vendor_typical_minor
                 .is_some_and(|typical| rows[i].amount_minor <= 2 * typical)
         });
-        if ordinary {
+        // A split is a few parts of one purchase; a vendor's batch run is many invoices.
+        if ordinary || group.iter().any(|&i| runs.contains(&rows[i])) {
             continue;
         }
         let scale = 10f64.powi(i32::from(row.currency_digits));
@@ -746,6 +796,49 @@ mod tests {
             "{}",
             hits[0].reason
         );
+    }
+
+    /// An agency's timesheets paid on one day: the rates repeat, none is a duplicate or a split.
+    fn batch_run(day: &str) -> Vec<SpendRow> {
+        [188_747, 188_747, 252_790, 252_790, 235_934]
+            .into_iter()
+            .map(|amount| row(day, "Anders Elite", "contractors", amount))
+            .collect()
+    }
+
+    #[test]
+    fn identical_amounts_in_a_batch_run_are_not_duplicates() {
+        let mut rows = batch_run("2024-04-01");
+        // The same vendor on an ordinary day: two identical payments still are.
+        rows.push(row("2024-04-10", "Anders Elite", "contractors", 99_000));
+        rows.push(row("2024-04-10", "Anders Elite", "contractors", 99_000));
+        let hits = duplicate_payments(&rows, &RuleConfig::default());
+        assert_eq!(ids(&hits), vec![("duplicate_payment", HitSubject::Row(6))]);
+        // A run starts at the configured count: four payments here, so with five it is not one.
+        let stricter = RuleConfig {
+            batch_run_min_payments: 6,
+            ..RuleConfig::default()
+        };
+        assert_eq!(duplicate_payments(&rows, &stricter).len(), 3);
+        // A payment matching a run's rate on an ordinary day is compared as before.
+        rows.push(row("2024-04-02", "Anders Elite", "contractors", 235_934));
+        rows.sort_by_key(|r| r.day);
+        let hits = duplicate_payments(&rows, &RuleConfig::default());
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(
+            hits[0].reason.contains("1 day earlier"),
+            "{}",
+            hits[0].reason
+        );
+    }
+
+    #[test]
+    fn a_batch_run_is_not_a_split_purchase() {
+        // Each part is between half of the USD 2,500 limit and the limit, the total above it.
+        let rows = batch_run("2024-04-01");
+        assert!(split_purchases(&rows, &RuleConfig::default()).is_empty());
+        let hits = split_purchases(&rows[..2], &RuleConfig::default());
+        assert_eq!(hits.len(), 2, "two parts alone are a split: {hits:?}");
     }
 
     #[test]
