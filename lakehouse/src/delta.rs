@@ -469,11 +469,23 @@ impl TransactionsTable {
             )
             .with_table_name(TRANSACTIONS_TABLE)
             .with_save_mode(SaveMode::Ignore)
-            .await
-            .map_err(delta_error(path))?;
+            .await;
+        let table = match created {
+            Ok(table) => table,
+            // Two workers starting together both find no table; the one that loses the race
+            // to write version 0 sees a commit conflict, not "already exists". The winner's
+            // table is the one we want.
+            Err(error) => {
+                let reopened = open(path).await?;
+                if reopened.version().is_none() {
+                    return Err(delta_error(path)(error));
+                }
+                reopened
+            }
+        };
         Ok(TransactionsTable {
             path: path.to_path_buf(),
-            table: created,
+            table,
             index: IdIndex::new(ID_INDEX_CAPACITY),
             txns: TxnVersions::default(),
             refreshes: 0,
