@@ -360,6 +360,43 @@ fn transactions_writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Writes version 0 of the transactions table at `path`, where `empty` found no table.
+async fn create_transactions_table(
+    empty: DeltaTable,
+    path: &Path,
+) -> Result<DeltaTable, LakeError> {
+    let schema: StructType = transactions_table_schema()
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| LakeError::Delta {
+            table: path.display().to_string(),
+            source: DeltaTableError::Generic(e.to_string()),
+        })?;
+    let created = empty
+        .create()
+        .with_columns(schema.fields().cloned())
+        .with_partition_columns(["booked_month"])
+        .with_configuration_property(
+            deltalake::TableProperty::DataSkippingStatsColumns,
+            Some(TRANSACTIONS_STATS_COLUMNS),
+        )
+        .with_table_name(TRANSACTIONS_TABLE)
+        .with_save_mode(SaveMode::Ignore)
+        .await;
+    let error = match created {
+        Ok(table) => return Ok(table),
+        Err(error) => error,
+    };
+    // Two workers starting together both find no table; the one that loses the race to write
+    // version 0 sees a commit conflict, not "already exists". The winner's table is the one
+    // we want.
+    let reopened = open(path).await?;
+    if reopened.version().is_none() {
+        return Err(delta_error(path)(error));
+    }
+    Ok(reopened)
+}
+
 /// The `transactions` Delta table.
 pub struct TransactionsTable {
     path: PathBuf,
@@ -442,46 +479,11 @@ pub fn transactions_table_schema() -> SchemaRef {
 impl TransactionsTable {
     /// Opens the table, creating it (empty, partitioned by `booked_month`) when absent.
     pub async fn open_or_create(path: &Path) -> Result<Self, LakeError> {
-        let table = open(path).await?;
-        if table.version().is_some() {
-            return Ok(TransactionsTable {
-                path: path.to_path_buf(),
-                table,
-                index: IdIndex::new(ID_INDEX_CAPACITY),
-                txns: TxnVersions::default(),
-                refreshes: 0,
-            });
-        }
-        let schema: StructType = transactions_table_schema()
-            .as_ref()
-            .try_into_kernel()
-            .map_err(|e| LakeError::Delta {
-                table: path.display().to_string(),
-                source: DeltaTableError::Generic(e.to_string()),
-            })?;
-        let created = table
-            .create()
-            .with_columns(schema.fields().cloned())
-            .with_partition_columns(["booked_month"])
-            .with_configuration_property(
-                deltalake::TableProperty::DataSkippingStatsColumns,
-                Some(TRANSACTIONS_STATS_COLUMNS),
-            )
-            .with_table_name(TRANSACTIONS_TABLE)
-            .with_save_mode(SaveMode::Ignore)
-            .await;
-        let table = match created {
-            Ok(table) => table,
-            // Two workers starting together both find no table; the one that loses the race
-            // to write version 0 sees a commit conflict, not "already exists". The winner's
-            // table is the one we want.
-            Err(error) => {
-                let reopened = open(path).await?;
-                if reopened.version().is_none() {
-                    return Err(delta_error(path)(error));
-                }
-                reopened
-            }
+        let existing = open(path).await?;
+        let table = if existing.version().is_some() {
+            existing
+        } else {
+            create_transactions_table(existing, path).await?
         };
         Ok(TransactionsTable {
             path: path.to_path_buf(),
