@@ -465,6 +465,29 @@ pub struct AppendOutcome {
     pub version: Option<u64>,
 }
 
+/// Writes `rows` (if any) as Parquet files of the table's partitions and commits them, with
+/// `properties` (the offsets' `txn` actions), as one new version; returns the table at it.
+///
+/// Through deltalake's `RecordBatchWriter` (the writer kafka-delta-ingest commits with), not
+/// `DeltaTable::write`, which plans and runs a DataFusion query for every commit: a 10,000-row
+/// append takes ~10% less time and CPU this way (`pipeline-bench commit`, see the README).
+async fn write_and_commit(
+    table: &DeltaTable,
+    rows: Option<RecordBatch>,
+    properties: deltalake::kernel::transaction::CommitProperties,
+) -> Result<DeltaTable, DeltaTableError> {
+    use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+    let mut writer = RecordBatchWriter::for_table(table)?
+        .with_writer_properties(transactions_writer_properties())
+        .with_commit_properties(properties);
+    if let Some(rows) = rows {
+        writer.write(rows).await?;
+    }
+    let mut committed = table.clone();
+    writer.flush_and_commit(&mut committed).await?;
+    Ok(committed)
+}
+
 /// The table schema: canonical transactions plus the partition column.
 pub fn transactions_table_schema() -> SchemaRef {
     let mut fields: Vec<Field> = transaction_schema()
@@ -615,14 +638,8 @@ impl TransactionsTable {
         let properties = deltalake::kernel::transaction::CommitProperties::default()
             .with_application_transactions(txns);
         let started_from = self.table.version();
-        let result = self
-            .table
-            .clone()
-            .write(if written > 0 { vec![sorted] } else { vec![] })
-            .with_save_mode(SaveMode::Append)
-            .with_writer_properties(transactions_writer_properties())
-            .with_partition_columns(["booked_month"])
-            .with_commit_properties(properties)
+        let rows = (written > 0).then_some(sorted);
+        let result = write_and_commit(&self.table, rows, properties)
             .await
             .map_err(delta_error(&self.path));
         let table = match result {

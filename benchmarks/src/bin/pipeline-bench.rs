@@ -14,6 +14,10 @@
 //!   until the Delta commit holding it became visible (see `verocta_benchmarks::pipeline`).
 //!   Workers linger `--linger-ms` (200 by default, against 500 in production) so a batch
 //!   closes sooner when traffic is thin.
+//! - `commit`: the Delta commit alone, no Kafka: `--batches` appends of `--rows` synthetic
+//!   transactions to a fresh `transactions` table through `TransactionsTable::append`, as a
+//!   worker's commit thread makes them; p50/p90 append time, and the CPU the committing thread
+//!   and the whole process spent.
 //!
 //! Each run prints one JSON line on stdout (`run-pipeline.sh` collects them into a Markdown
 //! table) and a readable summary on stderr. Run one process per measurement, so that peak
@@ -100,6 +104,21 @@ enum Mode {
         gated: bool,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// Delta appends alone, no Kafka: `--batches` appends of `--rows` synthetic transactions
+    /// (ascending dates, as an export has) to a fresh transactions table, each with its
+    /// offset commit, timed one by one, with the CPU the committing thread and the whole
+    /// process spent.
+    Commit {
+        /// Rows per append (the worker's batches are up to 10,000 by default).
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// Appends to time.
+        #[arg(long, default_value_t = 100)]
+        batches: usize,
+        /// Directory for the run's table (removed after).
+        #[arg(long, default_value = "benchmarks/data")]
+        data: PathBuf,
     },
 }
 
@@ -222,6 +241,11 @@ async fn main() -> anyhow::Result<()> {
             };
             latency(options, run).await
         }
+        Mode::Commit {
+            rows,
+            batches,
+            data,
+        } => commit(rows, batches, &data).await,
     }
 }
 
@@ -613,5 +637,108 @@ async fn latency(options: LatencyOptions, run: RunArgs) -> anyhow::Result<()> {
     );
     println!("{}", serde_json::to_string(&measurement)?);
     drop(run_dir);
+    Ok(())
+}
+
+/// CPU seconds (user + system) from a `/proc/.../stat` file: fields 14 and 15, in ticks.
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else {
+        return f64::NAN;
+    };
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
+    // Field 3 (state) is the first after the name: fields 14 and 15 are at 11 and 12, in
+    // USER_HZ ticks (100 a second on Linux).
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Times `batches` appends of `rows` synthetic transactions to a fresh transactions table.
+async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> {
+    ensure!(
+        rows > 0 && batches > 0,
+        "--rows and --batches must be positive"
+    );
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let run_dir = tempfile::Builder::new()
+        .prefix("commit-run-")
+        .tempdir_in(data)
+        .with_context(|| format!("cannot create a run directory in {}", data.display()))?;
+    let lake = Lake::in_data_dir(run_dir.path());
+    let mut table = lake.transactions().await?;
+    let tenant = TenantId::new("bench-commit")?;
+    let first_day = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).context("date")?;
+    let app_id = "commit-bench-0".to_string();
+    let runtime = tokio::runtime::Handle::current();
+    let process_started = cpu_seconds("/proc/self/stat");
+    let wall_started = Instant::now();
+    let mut append_us = Vec::with_capacity(batches);
+    let mut thread_cpu = 0.0;
+    for b in 0..batches {
+        let transactions: Vec<Transaction> = (0..rows)
+            .map(|i| {
+                let sequence = (b * rows + i) as u64;
+                // 2,000 rows a day: a 10,000-row batch spans a week, one or two months.
+                let day = first_day + chrono::Days::new(sequence / 2_000);
+                synthetic_transaction(sequence, &tenant, day, 0)
+            })
+            .collect();
+        let batch = verocta_schemas::arrow::transactions_to_batch(&transactions)?;
+        let offsets = vec![(app_id.clone(), b as i64)];
+        let expected =
+            std::collections::HashMap::from([(app_id.clone(), b.checked_sub(1).map(|v| v as i64))]);
+        let handle = runtime.clone();
+        let (outcome, us, cpu, back) = tokio::task::spawn_blocking(move || {
+            let cpu_before = cpu_seconds("/proc/thread-self/stat");
+            let started = Instant::now();
+            let outcome = handle.block_on(table.append(&batch, &offsets, &expected));
+            let us = started.elapsed().as_micros() as u64;
+            (
+                outcome,
+                us,
+                cpu_seconds("/proc/thread-self/stat") - cpu_before,
+                table,
+            )
+        })
+        .await?;
+        table = back;
+        let outcome = outcome?;
+        ensure!(
+            outcome.written == rows,
+            "append {b} wrote {} of {rows} rows",
+            outcome.written
+        );
+        append_us.push(us);
+        thread_cpu += cpu;
+    }
+    let wall = wall_started.elapsed().as_secs_f64();
+    let process_cpu = cpu_seconds("/proc/self/stat") - process_started;
+    append_us.sort_unstable();
+    let ms_at = |p: f64| percentile(&append_us, p).map_or(f64::NAN, |us| us as f64 / 1e3);
+    let summary = serde_json::json!({
+        "mode": "commit",
+        "rows_per_append": rows,
+        "appends": batches,
+        "append_ms_p50": round(ms_at(50.0), 1),
+        "append_ms_p90": round(ms_at(90.0), 1),
+        "rows_per_s": round((rows * batches) as f64 / wall, 0),
+        "commit_thread_cpu_s": round(thread_cpu, 2),
+        "process_cpu_s": round(process_cpu, 2),
+        "wall_s": round(wall, 2),
+    });
+    eprintln!(
+        "{batches} appends of {rows} rows: p50 {:.1} ms, p90 {:.1} ms; {:.0} rows/s; CPU: committing thread {:.2} s, process {:.2} s over {:.2} s",
+        ms_at(50.0),
+        ms_at(90.0),
+        (rows * batches) as f64 / wall,
+        thread_cpu,
+        process_cpu,
+        wall
+    );
+    println!("{summary}");
     Ok(())
 }

@@ -540,7 +540,7 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     //! The AVX-512 kernel's walk on eight lanes: each 16-row block is walked as two halves.
-    //! Levels 0–2 pick cuts with in-register permutes (eight slots fit one vector), deeper
+    //! Levels 0–3 pick cuts with in-register permutes (eight slots fit one vector), deeper
     //! levels gather them; feature values are always gathered.
 
     use std::arch::x86_64::*;
@@ -550,9 +550,16 @@ mod avx2 {
     /// Half-blocks moved through a tree together (AVX2 has 16 vector registers, not 32).
     const GROUP: usize = 4;
 
+    /// Levels whose cuts are picked with in-register permutes (level 3's eight cuts fill one
+    /// vector); deeper levels gather them. Measured on a Zen 3 EPYC (`anomaly-bench odds
+    /// --kernel avx2`, 2026-11-29, two runs each alternating), against three levels: −1% to
+    /// +18% a set, +9% median; level 4 permuted as well (two vectors and a blend) gained
+    /// nothing more, and level 5 (four vectors, three blends) lost 20–30% against gathering.
+    const TOP_LEVELS: usize = 4;
+
     /// # Safety
     /// As for `avx512::add_trees`, with AVX2 in place of AVX-512F: the 8-wide loads of levels
-    /// 0–2 start at `2^l − 1 ≤ 3` and end before 64 ≤ `cut_stride`; every gathered index is a
+    /// 0–3 start at `2^l − 1 ≤ 7` and end before 64 ≤ `cut_stride`; every gathered index is a
     /// cut slot, a leaf index or a feature offset plus a lane, inside its block half.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn add_trees(forest: &AxisForest, xs: &[f32], sums: &mut [f64]) {
@@ -570,9 +577,9 @@ mod avx2 {
             let thresholds = unsafe { forest.thresholds.as_ptr().add(tree * stride) };
             let offsets = unsafe { forest.offsets.as_ptr().add(tree * stride) };
             let leaves = unsafe { forest.leaves.as_ptr().add(tree << D) };
-            let mut top_t = [_mm256_setzero_ps(); 3];
-            let mut top_o = [_mm256_setzero_si256(); 3];
-            for (level, at) in [0, 1, 3].into_iter().enumerate() {
+            let mut top_t = [_mm256_setzero_ps(); TOP_LEVELS];
+            let mut top_o = [_mm256_setzero_si256(); TOP_LEVELS];
+            for (level, at) in [0, 1, 3, 7].into_iter().enumerate() {
                 unsafe {
                     top_t[level] = _mm256_loadu_ps(thresholds.add(at));
                     top_o[level] = _mm256_loadu_si256(offsets.add(at).cast());
@@ -597,10 +604,10 @@ mod avx2 {
         }
     }
 
-    /// One tree's cuts: levels 0–2 in registers, the rest behind pointers.
+    /// One tree's cuts: levels 0–3 in registers, the rest behind pointers.
     struct Tables {
-        top_t: [__m256; 3],
-        top_o: [__m256i; 3],
+        top_t: [__m256; TOP_LEVELS],
+        top_o: [__m256i; TOP_LEVELS],
         thresholds: *const f32,
         offsets: *const i32,
         leaves: *const f64,
@@ -625,7 +632,7 @@ mod avx2 {
         for level in 0..D {
             for g in 0..G {
                 let slot = slots[g];
-                let (threshold, offset) = if level < 3 {
+                let (threshold, offset) = if (level as usize) < TOP_LEVELS {
                     (
                         _mm256_permutevar8x32_ps(tables.top_t[level as usize], slot),
                         _mm256_permutevar8x32_epi32(tables.top_o[level as usize], slot),
