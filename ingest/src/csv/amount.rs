@@ -443,7 +443,7 @@ fn is_canonical(number: &str, file_decimal: DecimalSeparator) -> bool {
 /// Western grouping (`1,234,567`) or Indian lakh grouping (`12,34,567`).
 fn valid_grouping(groups: &[&str]) -> bool {
     let (first, rest) = groups.split_first().unwrap_or((&"", &[]));
-    if first.is_empty() || first.len() > 3 || !rest.last().is_some_and(|g| g.len() == 3) {
+    if first.is_empty() || first.len() > 3 || rest.last().is_none_or(|g| g.len() != 3) {
         return false;
     }
     let middle = &rest[..rest.len() - 1];
@@ -604,7 +604,7 @@ mod tests {
             let digits: Vec<char> = whole.chars().collect();
             let mut out = String::new();
             for (i, d) in digits.iter().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
+                if i > 0 && (digits.len() - i).is_multiple_of(3) {
                     out.push_str(sep);
                 }
                 out.push(*d);

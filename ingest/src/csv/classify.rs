@@ -226,12 +226,12 @@ fn own_account_marker(text: &str) -> Option<&'static str> {
     // Revolut names currency sub-accounts by code: "To EUR", "From GBP".
     let mut words = text.split_whitespace();
     while let Some(word) = words.next() {
-        if matches!(word, "to" | "from") {
-            if let Some(next) = words.clone().next() {
-                if next.len() == 3 && verocta_schemas::Currency::new(next).is_ok() {
-                    return Some("a currency account");
-                }
-            }
+        if matches!(word, "to" | "from")
+            && let Some(next) = words.clone().next()
+            && next.len() == 3
+            && verocta_schemas::Currency::new(next).is_ok()
+        {
+            return Some("a currency account");
         }
     }
     None

@@ -623,10 +623,11 @@ impl Headers {
 fn split_currency_hint(name: &str) -> (String, Option<Currency>) {
     if let Some(open) = name.rfind('(') {
         let inner = name[open + 1..].trim_end_matches(')').trim();
-        if name.ends_with(')') && inner.len() == 3 {
-            if let Ok(currency) = Currency::new(inner) {
-                return (name[..open].trim().to_string(), Some(currency));
-            }
+        if name.ends_with(')')
+            && inner.len() == 3
+            && let Ok(currency) = Currency::new(inner)
+        {
+            return (name[..open].trim().to_string(), Some(currency));
         }
     }
     (name.to_string(), None)

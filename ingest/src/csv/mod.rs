@@ -18,6 +18,7 @@ pub mod config;
 pub mod date;
 pub mod layout;
 pub mod parallel;
+mod records;
 pub mod sniff;
 pub mod source;
 

@@ -24,7 +24,6 @@ use csv::StringRecord;
 
 use super::source::{
     CsvReader, CsvSource, Occurrences, PendingOutcome, RowOutcome, RowReader, is_blank,
-    record_start_line,
 };
 use crate::IngestError;
 
@@ -184,7 +183,7 @@ fn split(
                 }
                 Ok(true) if is_blank(record) => {}
                 Ok(true) => {
-                    chunk.lines[chunk.len] = record_start_line(&reader, record);
+                    chunk.lines[chunk.len] = reader.record_line();
                     chunk.len += 1;
                 }
                 Err(source) => {

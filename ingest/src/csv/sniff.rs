@@ -132,10 +132,9 @@ pub fn detect_delimiter(sample: &[u8]) -> u8 {
         if let Some((&fields, &rows)) = counts
             .iter()
             .max_by_key(|(fields, rows)| (**rows, **fields))
+            && (rows > best.1 || (rows == best.1 && fields > best.2))
         {
-            if rows > best.1 || (rows == best.1 && fields > best.2) {
-                best = (delimiter, rows, fields);
-            }
+            best = (delimiter, rows, fields);
         }
     }
     best.0

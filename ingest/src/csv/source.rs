@@ -30,6 +30,7 @@ use super::config::{ColumnMapping, CsvImportConfig};
 use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
 use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
 use super::parallel::{Parallelism, map_chunks};
+use super::records::RecordReader;
 use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
 use crate::IngestError;
 use crate::normalize::memo::{HashKeyed, LastText, TextMemo};
@@ -269,30 +270,13 @@ impl CsvSource {
     }
 }
 
-pub(crate) type CsvReader = csv::Reader<std::io::Chain<Box<dyn Read + Send>, &'static [u8]>>;
+pub(crate) type CsvReader = RecordReader;
 
-/// A CSV reader whose records all end in `\n`: `\n` is the only terminator (a `\r` before it is
-/// trimmed with the field), and a final newline is appended, so that [`record_start_line`] can
-/// count lines the same way for LF and CRLF files and for a last line without a newline.
+/// A record reader for the file's delimiter; see [`RecordReader`] for the dialect, which is
+/// what `csv::Reader` read with `\n` as the only terminator (a `\r` before it is trimmed with
+/// the field) and a final newline appended.
 fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> CsvReader {
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(1 << 16)
-        .from_reader(input.chain(&b"\n"[..]))
-}
-
-/// The 1-based physical line where the record just read starts: the reader stands at the start
-/// of the line after the record, and the record spans one line plus one per newline inside
-/// its quoted fields. (The csv crate's own record position is taken before blank lines are
-/// skipped, so it can point above the record.)
-pub(crate) fn record_start_line(reader: &CsvReader, record: &StringRecord) -> u64 {
-    let after = reader.position().line();
-    // All fields sit in one buffer; one pass over it (vectorised) instead of one per field.
-    let inner_newlines = record.as_slice().bytes().filter(|b| *b == b'\n').count();
-    after.saturating_sub(1 + inner_newlines as u64).max(1)
+    RecordReader::new(input, delimiter)
 }
 
 type HeaderFound = (usize, u64, Vec<String>, Layout, Columns);
@@ -308,7 +292,7 @@ fn find_header(
         if is_blank(record) {
             continue;
         }
-        let line = record_start_line(reader, record);
+        let line = reader.record_line();
         let headers = Headers::new(record.iter());
         let found = match (&config.mapping, config.format) {
             (Some(mapping), _) => mapped_columns(&headers, mapping).map(|c| (Layout::Mapped, c)),
@@ -475,7 +459,7 @@ fn scan(
     let mut scan = ScanEvidence::default();
     let mut runs = DayRuns::new();
     while reader.read_record(record).map_err(csv_error(path))? {
-        let line = record_start_line(reader, record);
+        let line = reader.record_line();
         scan.observe(columns, record, line);
         runs.feed(scan.day_changes.drain(..));
     }
@@ -617,7 +601,7 @@ impl Iterator for Rows<'_> {
                 Ok(false) => return None,
                 Ok(true) if is_blank(&self.record) => continue,
                 Ok(true) => {
-                    let line = record_start_line(&self.reader, &self.record);
+                    let line = self.reader.record_line();
                     let pending = self.rows.outcome(&self.record, line);
                     return Some(Ok(self.occurrences.settle(pending)));
                 }
