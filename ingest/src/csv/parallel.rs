@@ -6,18 +6,21 @@
 //! file's conventions, in pass 2 to outcomes (dates, money, classification, vendor and
 //! category normalisation, ids: nearly all of the work) — and the caller's thread takes the
 //! chunks back in file order: it merges the evidence, and counts identical rows, the one step
-//! of pass 2 that needs every row above ([`Occurrences`]). Chunks go to the workers in turn and
-//! come back in the same turn, so order needs no reordering buffer; every queue is bounded,
-//! so memory stays flat in file size and a slow caller slows the reader instead of buffering.
+//! of pass 2 that needs every row above ([`Occurrences`]). Workers take chunks from one queue as
+//! they become free, and the caller puts the results back in file order; the number of chunks
+//! in existence is bounded, so memory stays flat in file size and a slow caller slows the
+//! reader instead of buffering.
 //!
 //! A file with a row of exactly one non-empty cell (a possible report section heading, which
 //! names the account of the rows below it) is read on the calling thread instead.
 //!
 //! [`Rows`]: super::Rows
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use csv::StringRecord;
@@ -130,6 +133,12 @@ impl CsvSource {
 /// `parallelism.workers` threads (each with its own `state()`), and hands the results to
 /// `each` on the calling thread in file order. A read error ends it after the records before
 /// the error are handed on.
+///
+/// Workers take the next chunk from one shared queue, whichever is free first, and the caller
+/// puts the results back in order. (Dealing chunks to the workers in turn, as this did before,
+/// left a core idle whenever one worker fell behind: ~170% CPU on two cores.) At most
+/// [`chunks_in_flight`] chunks exist at once, so memory stays flat however far the results
+/// come back out of order.
 pub(crate) fn map_chunks<S, T: Send>(
     reader: CsvReader,
     parallelism: Parallelism,
@@ -143,30 +152,52 @@ pub(crate) fn map_chunks<S, T: Send>(
     let (state, map) = (&state, &map);
     thread::scope(|scope| {
         let (recycled_tx, recycled_rx) = mpsc::channel();
-        let mut to_workers = Vec::new();
-        let mut from_workers = Vec::new();
+        let (jobs_tx, jobs_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
+        let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+        let (done_tx, done_rx) = mpsc::channel();
         for _ in 0..workers {
-            let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(1);
-            let (done_tx, done_rx) = mpsc::sync_channel(1);
-            scope.spawn(move || work(chunk_rx, done_tx, state(), map));
-            to_workers.push(chunk_tx);
-            from_workers.push(done_rx);
+            let (jobs, done) = (Arc::clone(&jobs_rx), done_tx.clone());
+            scope.spawn(move || work(&jobs, &done, state(), map));
         }
-        scope.spawn(move || split(reader, chunk_rows, path, to_workers, recycled_rx));
-        collect(&from_workers, &recycled_tx, &mut each)
+        // The workers hold the only queue ends now: when they are gone, the splitter stops.
+        drop((jobs_rx, done_tx));
+        let limit = chunks_in_flight(workers);
+        scope.spawn(move || split(reader, chunk_rows, path, &jobs_tx, &recycled_rx, limit));
+        collect(&done_rx, &recycled_tx, &mut each)
     })
 }
 
-/// The splitting thread: reads records into chunks and deals them to the workers in turn.
+/// Chunks that may exist at once: one being read, one queued and one being mapped per
+/// worker, and as many again waiting for an earlier one to come back.
+fn chunks_in_flight(workers: usize) -> usize {
+    2 * workers + 2
+}
+
+/// The splitting thread: reads records into chunks, numbered in file order, and queues them
+/// for the workers.
 fn split(
     mut reader: CsvReader,
     chunk_rows: usize,
     path: &Path,
-    workers: Vec<SyncSender<Chunk>>,
-    recycled: Receiver<Chunk>,
+    jobs: &SyncSender<(u64, Chunk)>,
+    recycled: &Receiver<Chunk>,
+    limit: usize,
 ) {
-    for worker in workers.iter().cycle() {
-        let mut chunk = recycled.try_recv().unwrap_or_default();
+    let mut created = 0;
+    for sequence in 0u64.. {
+        let mut chunk = match recycled.try_recv() {
+            Ok(chunk) => chunk,
+            Err(_) if created < limit => {
+                created += 1;
+                Chunk::default()
+            }
+            // Every chunk is out: wait for the caller to hand one back (it stops early only
+            // by dropping its end, which ends this thread too).
+            Err(_) => match recycled.recv() {
+                Ok(chunk) => chunk,
+                Err(_) => return,
+            },
+        };
         chunk.len = 0;
         chunk.error = None;
         let mut ended = false;
@@ -196,46 +227,136 @@ fn split(
                 }
             }
         }
-        // A send fails only when the caller stopped early; there is no one left to read for.
-        if worker.send(chunk).is_err() || ended {
+        // A send fails only when the workers stopped early; there is no one left to read for.
+        if jobs.send((sequence, chunk)).is_err() || ended {
             return;
         }
     }
 }
 
-/// A worker: maps each chunk with its own state.
+/// A worker: maps whichever chunk is next in the queue, with its own state.
 fn work<S, T>(
-    chunks: Receiver<Chunk>,
-    done: SyncSender<(Chunk, T)>,
+    jobs: &Mutex<Receiver<(u64, Chunk)>>,
+    done: &Sender<(u64, Chunk, T)>,
     mut state: S,
     map: &impl Fn(&mut S, &Chunk) -> T,
 ) {
-    for chunk in chunks {
+    loop {
+        // The lock is held only while waiting for a chunk, not while mapping it.
+        let job = match jobs.lock() {
+            Ok(jobs) => jobs.recv(),
+            Err(_) => return, // another worker panicked; the scope reports it
+        };
+        let Ok((sequence, chunk)) = job else {
+            return;
+        };
         let mapped = map(&mut state, &chunk);
-        if done.send((chunk, mapped)).is_err() {
+        if done.send((sequence, chunk, mapped)).is_err() {
             return;
         }
     }
 }
 
-/// The caller's side: results in the order the chunks were dealt. Returns when the splitter
-/// has dealt its last chunk (every worker's queue then closes) or at the first read error,
-/// after the chunk that ends with it.
+/// The caller's side: results in file order, whatever order the workers finish in. Returns
+/// when the splitter has queued its last chunk and the workers are done with it, or at the
+/// first read error, after the chunk that ends with it.
 fn collect<T>(
-    workers: &[Receiver<(Chunk, T)>],
+    done: &Receiver<(u64, Chunk, T)>,
     recycled: &Sender<Chunk>,
     each: &mut impl FnMut(T),
 ) -> Result<(), IngestError> {
-    for worker in workers.iter().cycle() {
-        let Ok((mut chunk, mapped)) = worker.recv() else {
-            return Ok(());
-        };
-        each(mapped);
-        if let Some(error) = chunk.error.take() {
-            return Err(error);
+    let mut waiting = BTreeMap::new();
+    let mut next = 0u64;
+    while let Ok((sequence, chunk, mapped)) = done.recv() {
+        waiting.insert(sequence, (chunk, mapped));
+        while let Some((mut chunk, mapped)) = waiting.remove(&next) {
+            next += 1;
+            each(mapped);
+            if let Some(error) = chunk.error.take() {
+                return Err(error);
+            }
+            // The splitter may have finished already; then the chunk is simply dropped.
+            let _ = recycled.send(chunk);
         }
-        // The splitter may have finished already; then the chunk is simply dropped.
-        let _ = recycled.send(chunk);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::records::RecordReader;
+    use super::*;
+
+    fn reader(rows: usize) -> CsvReader {
+        let text: String = (0..rows).map(|i| format!("{i},x\n")).collect();
+        RecordReader::new(Box::new(std::io::Cursor::new(text.into_bytes())), b',')
+    }
+
+    /// Chunks mapped out of order (every other one slowly) still reach the caller in file
+    /// order, each once, with their lines.
+    #[test]
+    fn results_come_back_in_file_order_whatever_order_workers_finish_in() {
+        let parallelism = Parallelism {
+            workers: 3,
+            chunk_rows: 4,
+        };
+        let mut seen = Vec::new();
+        map_chunks(
+            reader(203),
+            parallelism,
+            Path::new("test.csv"),
+            || (),
+            |(), chunk| {
+                let first: u64 = chunk
+                    .records()
+                    .next()
+                    .map_or(0, |(r, _)| r[0].parse().unwrap());
+                if first % 8 == 0 {
+                    thread::sleep(Duration::from_millis(3));
+                }
+                chunk
+                    .records()
+                    .map(|(record, line)| (record[0].to_string(), line))
+                    .collect::<Vec<_>>()
+            },
+            |rows| seen.extend(rows),
+        )
+        .unwrap();
+        let expected: Vec<(String, u64)> = (0..203).map(|i| (i.to_string(), i + 1)).collect();
+        assert_eq!(seen, expected);
+    }
+
+    /// A caller slower than the workers holds the reader back: no more chunks exist than
+    /// the bound, however many records are left.
+    #[test]
+    fn chunks_in_flight_stay_bounded() {
+        let live = std::sync::atomic::AtomicUsize::new(0);
+        let most = std::sync::atomic::AtomicUsize::new(0);
+        let parallelism = Parallelism {
+            workers: 2,
+            chunk_rows: 2,
+        };
+        map_chunks(
+            reader(200),
+            parallelism,
+            Path::new("test.csv"),
+            || (),
+            |(), _| {
+                let now = live.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+            },
+            |()| {
+                thread::sleep(Duration::from_micros(200));
+                live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        let most = most.into_inner();
+        assert!(
+            most <= chunks_in_flight(2),
+            "{most} chunks mapped and not yet handed on"
+        );
+    }
 }
