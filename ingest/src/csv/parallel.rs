@@ -25,9 +25,8 @@ use std::thread;
 
 use csv::StringRecord;
 
-use super::source::{
-    CsvReader, CsvSource, Occurrences, PendingOutcome, RowOutcome, RowReader, is_blank,
-};
+use super::records::RecordReader;
+use super::source::{CsvSource, Occurrences, PendingOutcome, RowOutcome, RowReader, is_blank};
 use crate::IngestError;
 
 /// How pass 2 spreads over threads.
@@ -140,7 +139,7 @@ impl CsvSource {
 /// [`chunks_in_flight`] chunks exist at once, so memory stays flat however far the results
 /// come back out of order.
 pub(crate) fn map_chunks<S, T: Send>(
-    reader: CsvReader,
+    reader: RecordReader,
     parallelism: Parallelism,
     path: &Path,
     state: impl Fn() -> S + Sync,
@@ -176,7 +175,7 @@ fn chunks_in_flight(workers: usize) -> usize {
 /// The splitting thread: reads records into chunks, numbered in file order, and queues them
 /// for the workers.
 fn split(
-    mut reader: CsvReader,
+    mut reader: RecordReader,
     chunk_rows: usize,
     path: &Path,
     jobs: &SyncSender<(u64, Chunk)>,
@@ -286,10 +285,9 @@ fn collect<T>(
 mod tests {
     use std::time::Duration;
 
-    use super::super::records::RecordReader;
     use super::*;
 
-    fn reader(rows: usize) -> CsvReader {
+    fn reader(rows: usize) -> RecordReader {
         let text: String = (0..rows).map(|i| format!("{i},x\n")).collect();
         RecordReader::new(Box::new(std::io::Cursor::new(text.into_bytes())), b',')
     }
@@ -313,7 +311,7 @@ mod tests {
                     .records()
                     .next()
                     .map_or(0, |(r, _)| r[0].parse().unwrap());
-                if first % 8 == 0 {
+                if first.is_multiple_of(8) {
                     thread::sleep(Duration::from_millis(3));
                 }
                 chunk

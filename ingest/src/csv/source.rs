@@ -14,7 +14,6 @@
 //! rejection naming the line, the column and the fix. Nothing is dropped silently.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use csv::StringRecord;
@@ -168,7 +167,7 @@ impl CsvSource {
             });
         }
         let delimiter = detect_delimiter(&head);
-        let mut reader = reader(
+        let mut reader = RecordReader::new(
             open_utf8(path, encoding).map_err(io_error(path))?,
             delimiter,
         );
@@ -241,8 +240,8 @@ impl CsvSource {
     }
 
     /// A reader standing on the first record below the header.
-    pub(crate) fn records(&self) -> Result<CsvReader, IngestError> {
-        let mut reader = reader(
+    pub(crate) fn records(&self) -> Result<RecordReader, IngestError> {
+        let mut reader = RecordReader::new(
             open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?,
             self.plan.delimiter as u8,
         );
@@ -270,19 +269,10 @@ impl CsvSource {
     }
 }
 
-pub(crate) type CsvReader = RecordReader;
-
-/// A record reader for the file's delimiter; see [`RecordReader`] for the dialect, which is
-/// what `csv::Reader` read with `\n` as the only terminator (a `\r` before it is trimmed with
-/// the field) and a final newline appended.
-fn reader(input: Box<dyn Read + Send>, delimiter: u8) -> CsvReader {
-    RecordReader::new(input, delimiter)
-}
-
 type HeaderFound = (usize, u64, Vec<String>, Layout, Columns);
 
 fn find_header(
-    reader: &mut CsvReader,
+    reader: &mut RecordReader,
     record: &mut StringRecord,
     config: &CsvImportConfig,
     path: &Path,
@@ -451,7 +441,7 @@ pub(crate) struct ScanResult {
 
 /// Pass 1 on the calling thread: gathers the evidence that settles the file-wide conventions.
 fn scan(
-    reader: &mut CsvReader,
+    reader: &mut RecordReader,
     record: &mut StringRecord,
     columns: &Columns,
     path: &Path,
@@ -472,7 +462,7 @@ fn scan(
 /// Pass 1 on several threads ([`super::parallel`]): each chunk's evidence gathered apart,
 /// merged in file order.
 fn scan_parallel(
-    reader: CsvReader,
+    reader: RecordReader,
     columns: &Columns,
     parallelism: Parallelism,
     path: &Path,
@@ -586,7 +576,7 @@ fn date_key(date: &str) -> &str {
 /// Iterator over a file's row outcomes (pass 2), on the calling thread. [`super::parallel`]
 /// gives the same outcomes from several threads.
 pub struct Rows<'a> {
-    reader: CsvReader,
+    reader: RecordReader,
     record: StringRecord,
     rows: RowReader<'a>,
     occurrences: Occurrences<'a>,
