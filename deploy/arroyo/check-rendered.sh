@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds each UDF the way Arroyo's compiler service does: the rendered single file as
 # src/lib.rs of a fresh crate named `udf` (edition 2021, cdylib, arroyo-udf-plugin =0.2.0),
-# with the UDF workspace's Cargo.lock so versions match what the tests ran against.
+# with the UDF workspace's Cargo.lock so versions match what the tests ran against, and the
+# dependencies the file's leading `/* [dependencies] ... */` comment names (which is where
+# Arroyo reads a UDF's dependencies from).
 # Fails if a rendered definition does not compile or does not export `__run`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,6 +25,7 @@ crate-type = ["cdylib"]
 
 [dependencies]
 arroyo-udf-plugin = "=0.2.0"
+$(awk 'NR == 1 && $0 != "/*" { exit } NR > 2 && $0 == "*/" { exit } NR > 2 { print }' "$dir/src/lib.rs")
 
 [workspace]
 TOML

@@ -25,6 +25,7 @@ use arrow_schema::DataType;
 use chrono::NaiveDate;
 
 pub use super::amounts::{DEFAULT_APPROVAL_LIMITS, round_amount_score, under_limit_score};
+use super::history::{MIN_PRIOR, MIN_SD};
 use super::{FEATURE_COUNT, Features, SpendRow};
 
 /// Names of the features, in vector order.
@@ -39,10 +40,6 @@ pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "round_amount",
     "under_limit",
 ];
-
-/// Smallest standard deviation (of log amounts) a z-score divides by: a vendor that always
-/// charged the same price would otherwise make a one-cent change infinitely surprising.
-const MIN_SD: f64 = 0.1;
 
 /// The feature query over a table (or view) with the canonical transaction columns. Needs the
 /// UDFs of [`super::udf::register`] (`round_amount_score`, `under_limit_score`).
@@ -92,9 +89,9 @@ windowed AS (
 SELECT tenant_id, transaction_id, booked_date, booked_time_s, amount_minor, currency,
        currency_digits, vendor, category, payer,
        log_amount,
-       CASE WHEN vendor_prior >= 5
+       CASE WHEN vendor_prior >= {MIN_PRIOR}
             THEN (log_amount - vendor_mean) / greatest(vendor_sd, {MIN_SD}) ELSE 0.0 END AS vendor_z,
-       CASE WHEN category_prior >= 5
+       CASE WHEN category_prior >= {MIN_PRIOR}
             THEN (log_amount - category_mean) / greatest(category_sd, {MIN_SD}) ELSE 0.0 END AS category_z,
        1.0 / (1.0 + CAST(vendor_prior AS DOUBLE)) AS vendor_novelty,
        CASE WHEN vendor_previous_date IS NULL THEN 0.0
@@ -104,10 +101,10 @@ SELECT tenant_id, transaction_id, booked_date, booked_time_s, amount_minor, curr
        CAST((CAST(date_part('dow', booked_date) AS INT) + 6) % 7 AS DOUBLE) AS weekday,
        round_amount_score(amount_minor, currency_digits) AS round_amount,
        under_limit_score(amount_minor, currency_digits) AS under_limit,
-       CASE WHEN vendor_prior >= 5
+       CASE WHEN vendor_prior >= {MIN_PRIOR}
             THEN CAST(round((exp(vendor_mean) - 1.0) * power(10.0, CAST(currency_digits AS DOUBLE))) AS BIGINT)
        END AS vendor_typical_minor,
-       CASE WHEN category_prior >= 5
+       CASE WHEN category_prior >= {MIN_PRIOR}
             THEN CAST(round((exp(category_mean) - 1.0) * power(10.0, CAST(currency_digits AS DOUBLE))) AS BIGINT)
        END AS category_typical_minor
 FROM windowed
@@ -273,4 +270,197 @@ fn read_batch(batch: &RecordBatch, rows: &mut Vec<SpendRow>) -> Result<(), Featu
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Date32Array, Int8Array, Int32Array, Int64Array, StringArray};
+    use arrow_schema::{Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+
+    use super::super::history::{HistoryRow, features_in_booking_order};
+    use super::*;
+
+    /// A generated ledger row: the canonical columns the feature query reads.
+    struct LedgerRow {
+        tenant: &'static str,
+        id: String,
+        day: i32,
+        time_s: Option<i32>,
+        amount_minor: i64,
+        currency: &'static str,
+        digits: i8,
+        vendor: Option<String>,
+        vendor_raw: Option<String>,
+        category: &'static str,
+        class: &'static str,
+    }
+
+    /// Two tenants, one spending in two currencies (JPY without minor digits); vendors with
+    /// steady prices and a few spikes, unknown vendors, rows without a time, several a day,
+    /// credits (which the query leaves out). Seeded, so the test sees the same rows each run.
+    fn ledger() -> Vec<LedgerRow> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let categories = [
+            "software",
+            "travel",
+            "meals",
+            "office",
+            "utilities",
+            "other",
+        ];
+        (0..2_400)
+            .map(|i| {
+                let tenant = if i % 3 == 0 { "beta" } else { "alpha" };
+                let (currency, digits) = if tenant == "alpha" && i % 7 == 0 {
+                    ("JPY", 0)
+                } else {
+                    ("GBP", 2)
+                };
+                let vendor_no = next(14);
+                let base = 1_000 * (vendor_no as i64 + 1);
+                let spike = if next(60) == 0 { 40 } else { 1 };
+                let amount_minor = (base + next(400) as i64) * spike;
+                let (vendor, vendor_raw) = match next(20) {
+                    0 => (None, None),
+                    1 => (None, Some(format!("RAW {vendor_no}"))),
+                    _ => (Some(format!("vendor {vendor_no}")), None),
+                };
+                LedgerRow {
+                    tenant,
+                    id: format!("{:016x}", next(u64::MAX)),
+                    day: 19_000 + (i / 6) as i32 + next(3) as i32,
+                    time_s: (next(4) != 0).then(|| next(86_400) as i32),
+                    amount_minor,
+                    currency,
+                    digits,
+                    vendor,
+                    vendor_raw,
+                    category: categories[next(6) as usize],
+                    class: if next(25) == 0 { "credit" } else { "spend" },
+                }
+            })
+            .collect()
+    }
+
+    fn context(rows: &[LedgerRow]) -> SessionContext {
+        let ctx = SessionContext::new();
+        super::super::udf::register(&ctx, None);
+        let text = |f: &dyn Fn(&LedgerRow) -> Option<String>| {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+                as arrow_array::ArrayRef
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("tenant_id", DataType::Utf8, false),
+            Field::new("transaction_id", DataType::Utf8, false),
+            Field::new("booked_date", DataType::Date32, false),
+            Field::new("booked_time_s", DataType::Int32, true),
+            Field::new("amount_minor", DataType::Int64, false),
+            Field::new("currency", DataType::Utf8, false),
+            Field::new("currency_digits", DataType::Int8, false),
+            Field::new("vendor", DataType::Utf8, true),
+            Field::new("vendor_raw", DataType::Utf8, true),
+            Field::new("category", DataType::Utf8, false),
+            Field::new("card_last4", DataType::Utf8, true),
+            Field::new("employee", DataType::Utf8, true),
+            Field::new("class", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                text(&|r| Some(r.tenant.into())),
+                text(&|r| Some(r.id.clone())),
+                Arc::new(Date32Array::from(
+                    rows.iter().map(|r| r.day).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int32Array::from(
+                    rows.iter().map(|r| r.time_s).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.amount_minor).collect::<Vec<_>>(),
+                )),
+                text(&|r| Some(r.currency.into())),
+                Arc::new(Int8Array::from(
+                    rows.iter().map(|r| r.digits).collect::<Vec<_>>(),
+                )),
+                text(&|r| r.vendor.clone()),
+                text(&|r| r.vendor_raw.clone()),
+                text(&|r| Some(r.category.into())),
+                text(&|_| None),
+                text(&|_| None),
+                text(&|r| Some(r.class.into())),
+            ],
+        )
+        .unwrap();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        ctx
+    }
+
+    /// The plain-Rust features (what the Arroyo aggregate computes) are the query's: the same
+    /// booking order, the same vectors to 1e-9, the same typical amounts.
+    #[tokio::test]
+    async fn history_features_are_the_querys() {
+        let ledger = ledger();
+        let sql_rows = compute_features(&context(&ledger), "t", "TRUE")
+            .await
+            .unwrap();
+        for tenant in ["alpha", "beta"] {
+            // Booking order as the Arroyo aggregate sorts it: day, time (none last), id.
+            let mut spend: Vec<&LedgerRow> = ledger
+                .iter()
+                .filter(|r| r.tenant == tenant && r.class == "spend")
+                .collect();
+            spend.sort_by_key(|r| (r.day, r.time_s.unwrap_or(i32::MAX), r.id.clone()));
+            let expected: Vec<&SpendRow> =
+                sql_rows.iter().filter(|r| r.tenant_id == tenant).collect();
+            let order: Vec<&str> = spend.iter().map(|r| r.id.as_str()).collect();
+            let sql_order: Vec<&str> = expected.iter().map(|r| r.transaction_id.as_str()).collect();
+            assert_eq!(order, sql_order, "{tenant}: booking order");
+            let keyed: Vec<HistoryRow<String>> = spend
+                .iter()
+                .map(|r| HistoryRow {
+                    day: r.day,
+                    amount_minor: r.amount_minor,
+                    currency_digits: r.digits as u8,
+                    currency: r.currency.to_string(),
+                    vendor: r
+                        .vendor
+                        .clone()
+                        .or(r.vendor_raw.clone())
+                        .unwrap_or_default(),
+                    category: r.category.to_string(),
+                })
+                .collect();
+            let computed = features_in_booking_order(&keyed);
+            assert!(computed.len() > 500, "{tenant}: {} rows", computed.len());
+            let mut flagged_by_baseline = 0;
+            for (i, (ours, theirs)) in computed.iter().zip(&expected).enumerate() {
+                for (f, name) in FEATURE_NAMES.iter().enumerate() {
+                    let (a, b) = (ours.features[f], theirs.features[f]);
+                    assert!(
+                        (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                        "{tenant} row {i} {name}: {a} against the query's {b}"
+                    );
+                }
+                assert_eq!(
+                    (ours.vendor_typical_minor, ours.category_typical_minor),
+                    (theirs.vendor_typical_minor, theirs.category_typical_minor),
+                    "{tenant} row {i}: typical amounts"
+                );
+                flagged_by_baseline += usize::from(ours.features[1] > 4.0);
+            }
+            // The spikes are there to be measured: some rows sit far above their vendor.
+            assert!(flagged_by_baseline > 5, "{tenant}: {flagged_by_baseline}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ use extended_isolation_forest::{Forest, ForestOptions};
 use serde::{Deserialize, Serialize};
 
 use super::flat::FlatForest;
+use super::history::{self, RowFeatures};
 use super::rules::{Hit, HitSubject, money, vendor_label};
 use super::{DETECTOR_VERSION, FEATURE_COUNT, Features, SpendRow};
 
@@ -49,13 +50,13 @@ pub struct ForestConfig {
 impl Default for ForestConfig {
     fn default() -> Self {
         ForestConfig {
-            n_trees: 100,
-            sample_size: 256,
+            n_trees: history::DEFAULT_N_TREES,
+            sample_size: history::DEFAULT_SAMPLE_SIZE,
             extension_level: 0,
-            min_tenant_rows: 1_000,
+            min_tenant_rows: history::DEFAULT_MIN_TENANT_ROWS,
             cohort_rows_per_tenant: 200,
-            threshold: 0.52,
-            min_z: 4.0,
+            threshold: history::DEFAULT_THRESHOLD,
+            min_z: history::DEFAULT_MIN_Z,
         }
     }
 }
@@ -132,20 +133,7 @@ impl std::fmt::Debug for SpendForest {
     }
 }
 
-/// Features are snapped to a grid of 2^-8 before training and scoring.
-///
-/// Why: the crate draws each cut uniformly between a node's minimum and maximum with `rand`
-/// 0.8's `Uniform::new`, which shrinks its scale one ulp at a time until `low + scale < high`.
-/// When the two bounds are a few ulps apart (float noise from window averages) that loop runs
-/// for ~2^50 steps and training never ends. On a dyadic grid distinct values are at least
-/// 2^-8 apart, so the loop ends within (|value| × 2^8) steps, and 1/256 is far below any
-/// difference the features are meant to show.
-const GRID: f64 = 256.0;
-
-/// Snaps a feature vector to the grid (see [`GRID`]).
-pub fn quantize(features: &Features) -> Features {
-    features.map(|x| (x * GRID).round() / GRID)
-}
+pub use super::history::quantize;
 
 impl SpendForest {
     /// Trains on feature vectors.
@@ -384,27 +372,26 @@ pub fn forest_hits(rows: &[SpendRow], config: &ForestConfig) -> Vec<Hit> {
         let Some(score) = row.forest_score else {
             continue;
         };
-        if score < config.threshold {
+        let judged = RowFeatures {
+            features: row.features,
+            vendor_typical_minor: row.vendor_typical_minor,
+            category_typical_minor: row.category_typical_minor,
+        };
+        let Some(flag) = history::forest_flag(score, &judged, config.threshold, config.min_z)
+        else {
             continue;
-        }
-        let (vendor_z, category_z) = (row.features[1], row.features[2]);
-        let (basis, z, typical) = if vendor_z >= category_z {
-            ("its vendor's", vendor_z, row.vendor_typical_minor)
+        };
+        let basis = if flag.by_vendor {
+            "its vendor's"
         } else {
-            ("its category's", category_z, row.category_typical_minor)
+            "its category's"
         };
-        if z < config.min_z {
-            continue;
-        }
-        let Some(typical) = typical.filter(|t| *t > 0) else {
-            continue;
-        };
+        let typical = flag.typical_minor;
         let ratio = row.amount_minor as f64 / typical as f64;
         hits.push(Hit {
             detector: "isolation_forest",
             subject: HitSubject::Row(index),
-            // Rescale so the threshold maps to 0.6 and a certain outlier to 1.
-            score: 0.6 + 0.4 * ((score - config.threshold) / (1.0 - config.threshold).max(1e-9)),
+            score: flag.score,
             reason: format!(
                 "unusual amount: {} to {} is {:.1}× {} typical {} ({:.1} sd above; forest score {:.2})",
                 money(row.amount_minor, row.currency_digits, &row.currency),
@@ -412,7 +399,7 @@ pub fn forest_hits(rows: &[SpendRow], config: &ForestConfig) -> Vec<Hit> {
                 ratio,
                 basis,
                 money(typical, row.currency_digits, &row.currency),
-                z,
+                flag.z,
                 score
             ),
             amount_minor: row.amount_minor,

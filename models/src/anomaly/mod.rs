@@ -24,6 +24,7 @@ pub mod axis;
 pub mod features;
 pub mod flat;
 pub mod forest;
+pub mod history;
 pub mod rules;
 pub mod udf;
 
@@ -40,11 +41,7 @@ pub use rules::{Hit, HitSubject, RuleConfig};
 /// Version of the detectors; part of every anomaly row and of the model directory name.
 pub const DETECTOR_VERSION: &str = "anomaly-1";
 
-/// Number of features per transaction.
-pub const FEATURE_COUNT: usize = 9;
-
-/// One transaction's feature vector, in [`FEATURE_NAMES`] order.
-pub type Features = [f64; FEATURE_COUNT];
+pub use history::{FEATURE_COUNT, Features};
 
 /// One spend transaction with what the detectors need.
 #[derive(Clone, Debug, PartialEq)]
