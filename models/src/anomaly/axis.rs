@@ -453,7 +453,10 @@ mod avx512 {
             unsafe {
                 step(&mut slots, |g, slot| {
                     let o = _mm512_permutex2var_epi32(o0, slot, o1);
-                    (_mm512_permutex2var_ps(t0, slot, t1), gather_x(blocks[g], o, block_len))
+                    (
+                        _mm512_permutex2var_ps(t0, slot, t1),
+                        gather_x(blocks[g], o, block_len),
+                    )
                 })
             };
         }
