@@ -292,10 +292,12 @@ mod avx512 {
     const GROUP: usize = 6;
 
     /// Rows of at most this many features have their values picked by masked loads of the
-    /// feature columns (one compare and one load a feature) instead of gathered. Measured on a
-    /// Zen 4 EPYC (AVX-512, where a gather costs more than on the Xeons before it), scoring
-    /// 256k rows with depth-8 forests, three runs alternating: 3 features +56%, 4 +40%, 7
-    /// +10%, 9 −3%, 13 −20%.
+    /// feature columns (one compare and one load a feature) instead of gathered. On a Zen 4
+    /// EPYC (AVX-512, where a gather costs more than on the Xeons before it), `anomaly-bench
+    /// odds --runs 1`, old and new binaries alternating, four runs each, medians, with the
+    /// level-7 change of [`walk`]: default (3 features) +40%, iris (4) +29%, pima532 (7)
+    /// +7%. The bound of 8 was picked in a scratch harness (256k rows, depth-8 forests, not
+    /// kept), where 9 features lost 3% and 13 lost 20% against gathering.
     const SMALL_DIMS: usize = 8;
 
     /// Adds each tree's path lengths to `sums`, tree by tree over all blocks, so that a
@@ -383,8 +385,9 @@ mod avx512 {
     /// Measured on the ODDS sets (depth 8): gathering level 6's cuts as well halves the
     /// throughput; on an Intel Xeon, permuting level 7's (four table pairs), or gathering its
     /// thresholds and offsets as 64-bit pairs (half the loads), gained nothing measurable, but
-    /// on a Zen 4 EPYC permuting level 7 gains 13–16% (forests of 3–85 features, 256k rows,
-    /// three runs alternating), so it is permuted; on the Xeon, loading and blending columns
+    /// on a Zen 4 EPYC permuting it is faster (sets of 9–85 features, where [`SMALL_DIMS`]
+    /// plays no part: breastw +17%, digits +6%, caravan +5%, wbc ±0, wine −4%, the same
+    /// `anomaly-bench` runs), so it is permuted; on the Xeon, loading and blending columns
     /// for level 3, or for every level on rows of ≤ 16 features, was no faster or slower (on
     /// Zen 4 masked loads win up to 8 features: [`SMALL_DIMS`]); six blocks in flight beat
     /// two, four and eight (five and seven are within noise; on Zen 4 eight equal six).

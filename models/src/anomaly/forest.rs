@@ -21,7 +21,7 @@ use extended_isolation_forest::{Forest, ForestOptions};
 use serde::{Deserialize, Serialize};
 
 use super::flat::FlatForest;
-use super::history::{self, RowFeatures};
+use super::history::{self, RowFeatures, quantize};
 use super::rules::{Hit, HitSubject, money, vendor_label};
 use super::{DETECTOR_VERSION, FEATURE_COUNT, Features, SpendRow};
 
@@ -132,8 +132,6 @@ impl std::fmt::Debug for SpendForest {
             .finish_non_exhaustive()
     }
 }
-
-pub use super::history::quantize;
 
 impl SpendForest {
     /// Trains on feature vectors.

@@ -56,7 +56,7 @@ pub const DEFAULT_MIN_Z: f64 = 4.0;
 /// far below any difference the features are meant to show.
 const GRID: f64 = 256.0;
 
-/// Snaps a feature vector to the grid (see [`GRID`]).
+/// Snaps a feature vector to the grid of `GRID` (why: see there).
 pub fn quantize(features: &Features) -> Features {
     features.map(|x| (x * GRID).round() / GRID)
 }
@@ -124,9 +124,9 @@ impl Baseline {
         if self.count < MIN_PRIOR {
             return (0.0, None);
         }
-        let sd = (self.m2 / self.count as f64).sqrt();
-        let z = (value - self.mean()) / sd.max(MIN_SD);
-        let typical = ((self.mean().exp() - 1.0) * 10f64.powf(f64::from(digits))).round();
+        let (mean, sd) = (self.mean(), (self.m2 / self.count as f64).sqrt());
+        let z = (value - mean) / sd.max(MIN_SD);
+        let typical = ((mean.exp() - 1.0) * 10f64.powf(f64::from(digits))).round();
         (z, Some(typical as i64))
     }
 }

@@ -7,7 +7,9 @@
 //! 2. [`forest`] trains an isolation forest (`extended-isolation-forest`) per tenant with
 //!    enough history and one cohort forest over all tenants for the rest; models are saved
 //!    under a version and loaded for scoring, so scores are reproducible even though training
-//!    draws random samples.
+//!    draws random samples. Its flag rule, the defaults and the feature layout live in
+//!    [`history`], with the same features computed in plain Rust over one tenant's history
+//!    (std only, so the Arroyo aggregate `forest_flags` compiles the same file).
 //! 3. [`rules`] checks the patterns finance teams name (duplicate payments, a large first
 //!    payment to a new vendor, a category spike, a recurring charge that changed price, a
 //!    purchase split under an approval limit).

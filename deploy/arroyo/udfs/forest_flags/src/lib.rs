@@ -105,9 +105,11 @@ pub fn forest_flags(
         extension_level: 0,
     };
     let forest = Forest::from_slice(&training, &options).ok()?;
+    // Rows are in booking order, so the latest day's are the tail.
     let latest_day = rows.last()?.day;
+    let first_latest = rows.partition_point(|r| r.day < latest_day);
     let mut out = String::from("[");
-    for (k, row) in rows.iter().enumerate().filter(|(_, r)| r.day == latest_day) {
+    for (k, row) in rows.iter().enumerate().skip(first_latest) {
         let forest_score = forest.score(&training[k]);
         let Some(flag) = history::forest_flag(
             forest_score,
