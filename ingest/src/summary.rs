@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
+use verocta_schemas::view::TransactionView;
 use verocta_schemas::{Currency, TransactionClass, format_minor};
 
 use crate::csv::{FilePlan, Rejection, RowOutcome};
@@ -88,52 +89,58 @@ impl ImportSummary {
 
     /// Counts one row outcome.
     pub fn record(&mut self, outcome: &RowOutcome) {
-        self.rows_read += 1;
         match outcome {
             RowOutcome::Rejected(rejection) => {
+                self.rows_read += 1;
                 self.rejected_count += 1;
                 if self.rejected.len() < MAX_LISTED_REJECTIONS {
                     self.rejected.push(rejection.clone());
                 }
             }
             RowOutcome::Skipped { exclusion, .. } => {
+                self.rows_read += 1;
                 self.excluded += 1;
                 *self
                     .excluded_by_reason
                     .entry(exclusion.reason.code())
                     .or_default() += 1;
             }
-            RowOutcome::Transaction(tx) => {
-                self.first_date = Some(
-                    self.first_date
-                        .map_or(tx.booked_date, |d| d.min(tx.booked_date)),
-                );
-                self.last_date = Some(
-                    self.last_date
-                        .map_or(tx.booked_date, |d| d.max(tx.booked_date)),
-                );
-                let sums = self.sums.entry(tx.amount.currency()).or_default();
-                let minor = i128::from(tx.amount.minor_units());
-                match (&tx.class, &tx.exclusion) {
-                    (TransactionClass::Spend, _) => {
-                        self.transactions += 1;
-                        sums.spend_count += 1;
-                        sums.spend += minor;
-                    }
-                    (TransactionClass::Credit, _) => {
-                        self.transactions += 1;
-                        sums.credit_count += 1;
-                        sums.credit += minor;
-                    }
-                    (TransactionClass::Excluded, exclusion) => {
-                        self.excluded += 1;
-                        let code = exclusion.as_ref().map_or("unknown", |e| e.reason.code());
-                        *self.excluded_by_reason.entry(code).or_default() += 1;
-                    }
-                }
-            }
+            RowOutcome::Transaction(tx) => self.count_transaction(&tx.view()),
         }
         // Totals are rebuilt cheaply from the per-currency sums when read.
+    }
+
+    /// Counts one transaction row, from its view: the Arrow path has no owned transaction.
+    pub(crate) fn count_transaction(&mut self, tx: &TransactionView<'_>) {
+        self.rows_read += 1;
+        self.first_date = Some(
+            self.first_date
+                .map_or(tx.booked_date, |d| d.min(tx.booked_date)),
+        );
+        self.last_date = Some(
+            self.last_date
+                .map_or(tx.booked_date, |d| d.max(tx.booked_date)),
+        );
+        let amount = tx.amount.0;
+        let sums = self.sums.entry(amount.currency()).or_default();
+        let minor = i128::from(amount.minor_units());
+        match (&tx.class, &tx.exclusion) {
+            (TransactionClass::Spend, _) => {
+                self.transactions += 1;
+                sums.spend_count += 1;
+                sums.spend += minor;
+            }
+            (TransactionClass::Credit, _) => {
+                self.transactions += 1;
+                sums.credit_count += 1;
+                sums.credit += minor;
+            }
+            (TransactionClass::Excluded, exclusion) => {
+                self.excluded += 1;
+                let code = exclusion.as_ref().map_or("unknown", |e| e.reason.code());
+                *self.excluded_by_reason.entry(code).or_default() += 1;
+            }
+        }
     }
 
     /// Adds the counts of the rows right after these (counted apart, on another thread), as if

@@ -9,9 +9,10 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Date32Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Date32Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, PrimitiveBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::{
     Array, ArrayRef, Date32Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -229,42 +230,64 @@ impl TransactionBatchBuilder {
         self.rows += 1;
     }
 
-    /// Finishes the pending rows into a batch and resets the builder.
+    /// Finishes the pending rows into a batch and resets the builder, sized for another batch
+    /// like this one.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let rows = self.rows;
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.schema_version.finish()),
-            Arc::new(self.tenant_id.finish()),
-            Arc::new(self.transaction_id.finish()),
-            Arc::new(self.source_kind.finish()),
-            Arc::new(self.source_format.finish()),
-            Arc::new(self.source_name.finish()),
-            Arc::new(self.source_line.finish()),
-            Arc::new(self.external_id.finish()),
-            Arc::new(self.booked_date.finish()),
-            Arc::new(self.booked_time_s.finish()),
-            Arc::new(self.amount_minor.finish()),
-            Arc::new(self.currency.finish()),
-            Arc::new(self.currency_digits.finish()),
-            Arc::new(self.original_amount_minor.finish()),
-            Arc::new(self.original_currency.finish()),
-            Arc::new(self.class.finish()),
-            Arc::new(self.exclusion_reason.finish()),
-            Arc::new(self.exclusion_detail.finish()),
-            Arc::new(self.vendor_raw.finish()),
-            Arc::new(self.vendor.finish()),
-            Arc::new(self.category_raw.finish()),
-            Arc::new(self.category.finish()),
-            Arc::new(self.account.finish()),
-            Arc::new(self.memo.finish()),
-            Arc::new(self.payment_method.finish()),
-            Arc::new(self.card_last4.finish()),
-            Arc::new(self.employee.finish()),
-            Arc::new(self.department.finish()),
-            Arc::new(self.ingested_at.finish()),
+            finish_primitive(&mut self.schema_version, rows),
+            finish_text(&mut self.tenant_id, rows),
+            finish_text(&mut self.transaction_id, rows),
+            finish_text(&mut self.source_kind, rows),
+            finish_text(&mut self.source_format, rows),
+            finish_text(&mut self.source_name, rows),
+            finish_primitive(&mut self.source_line, rows),
+            finish_text(&mut self.external_id, rows),
+            finish_primitive(&mut self.booked_date, rows),
+            finish_primitive(&mut self.booked_time_s, rows),
+            finish_primitive(&mut self.amount_minor, rows),
+            finish_text(&mut self.currency, rows),
+            finish_primitive(&mut self.currency_digits, rows),
+            finish_primitive(&mut self.original_amount_minor, rows),
+            finish_text(&mut self.original_currency, rows),
+            finish_text(&mut self.class, rows),
+            finish_text(&mut self.exclusion_reason, rows),
+            finish_text(&mut self.exclusion_detail, rows),
+            finish_text(&mut self.vendor_raw, rows),
+            finish_text(&mut self.vendor, rows),
+            finish_text(&mut self.category_raw, rows),
+            finish_text(&mut self.category, rows),
+            finish_text(&mut self.account, rows),
+            finish_text(&mut self.memo, rows),
+            finish_text(&mut self.payment_method, rows),
+            finish_text(&mut self.card_last4, rows),
+            finish_text(&mut self.employee, rows),
+            finish_text(&mut self.department, rows),
+            finish_primitive(&mut self.ingested_at, rows),
         ];
         self.rows = 0;
         RecordBatch::try_new(transaction_schema(), columns)
     }
+}
+
+/// Finishes a text column and leaves its builder sized for `rows` more of the same length.
+///
+/// Why: a builder's `finish` leaves it empty, so every batch regrew each column from nothing,
+/// copying it at each doubling (~5% of a CSV import's instructions, callgrind).
+fn finish_text(builder: &mut StringBuilder, rows: usize) -> ArrayRef {
+    let array = builder.finish();
+    *builder = StringBuilder::with_capacity(rows, array.value_data().len());
+    Arc::new(array)
+}
+
+/// [`finish_text`] for a column of fixed-width values (keeping its type, a timestamp's zone).
+fn finish_primitive<T: ArrowPrimitiveType>(
+    builder: &mut PrimitiveBuilder<T>,
+    rows: usize,
+) -> ArrayRef {
+    let array = builder.finish();
+    *builder = PrimitiveBuilder::with_capacity(rows).with_data_type(array.data_type().clone());
+    Arc::new(array)
 }
 
 /// Builds one batch from a slice of transactions.

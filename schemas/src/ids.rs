@@ -76,13 +76,68 @@ impl fmt::Debug for TenantId {
     }
 }
 
-/// `tx_` and the digest as 32 lower-case hex digits.
-fn hex_id(digest: u128) -> String {
+/// A derived transaction id's text, held on the stack: what [`TransactionId::derive`] wraps.
+///
+/// Why: an import copies each row's id straight into an Arrow column; a heap `String` per
+/// row only to copy it again was one of a dozen allocations per row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct DerivedId([u8; 35]);
+
+impl DerivedId {
+    /// Derives the id text from its parts; see [`TransactionId::derive`].
+    pub fn new(tenant: &TenantId, source_kind: &str, identity: &[&str]) -> Self {
+        // One buffer and one-shot XXH3 (the same digest as streaming the parts): for parts
+        // this short the streaming hasher's bookkeeping, and `format!`'s u128 hex, were most
+        // of the cost, paid on every imported row. The buffer is on the stack when it fits.
+        let parts = || {
+            [tenant.as_str(), source_kind]
+                .into_iter()
+                .chain(identity.iter().copied())
+        };
+        let fill = |buffer: &mut [u8]| {
+            let mut at = 0;
+            for part in parts() {
+                buffer[at..at + 8].copy_from_slice(&(part.len() as u64).to_le_bytes());
+                buffer[at + 8..at + 8 + part.len()].copy_from_slice(part.as_bytes());
+                at += 8 + part.len();
+            }
+        };
+        let len = parts().map(|p| 8 + p.len()).sum();
+        let digest = if len <= STACK_INPUT {
+            let mut input = [0u8; STACK_INPUT];
+            fill(&mut input[..len]);
+            xxhash_rust::xxh3::xxh3_128(&input[..len])
+        } else {
+            let mut input = vec![0u8; len];
+            fill(&mut input);
+            xxhash_rust::xxh3::xxh3_128(&input)
+        };
+        DerivedId(hex_id(digest))
+    }
+
+    /// The id as text: `tx_` and 32 lower-case hex digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an id is ASCII")
+    }
+}
+
+impl fmt::Debug for DerivedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The longest id input hashed from a stack buffer (the parts and their length prefixes).
+const STACK_INPUT: usize = 256;
+
+/// `tx_` and the digest as 32 lower-case hex digits, a byte's two digits at a time.
+fn hex_id(digest: u128) -> [u8; 35] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(35);
-    id.push_str("tx_");
-    for shift in (0..32).rev() {
-        id.push(char::from(HEX[((digest >> (4 * shift)) & 0xf) as usize]));
+    let mut id = [0u8; 35];
+    id[..3].copy_from_slice(b"tx_");
+    for (pair, byte) in id[3..].chunks_exact_mut(2).zip(digest.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
     id
 }
@@ -99,20 +154,11 @@ impl TransactionId {
     ///
     /// Parts are length-prefixed before hashing, so `["ab", "c"]` and `["a", "bc"]` differ.
     pub fn derive(tenant: &TenantId, source_kind: &str, identity: &[&str]) -> Self {
-        // One buffer and one-shot XXH3 (the same digest as streaming the parts): for parts
-        // this short the streaming hasher's bookkeeping, and `format!`'s u128 hex, were most
-        // of the cost, paid on every imported row.
-        let parts = || {
-            [tenant.as_str(), source_kind]
-                .into_iter()
-                .chain(identity.iter().copied())
-        };
-        let mut input = Vec::with_capacity(parts().map(|p| 8 + p.len()).sum());
-        for part in parts() {
-            input.extend_from_slice(&(part.len() as u64).to_le_bytes());
-            input.extend_from_slice(part.as_bytes());
-        }
-        TransactionId(hex_id(xxhash_rust::xxh3::xxh3_128(&input)))
+        TransactionId(
+            DerivedId::new(tenant, source_kind, identity)
+                .as_str()
+                .to_owned(),
+        )
     }
 
     /// Validates an id received from elsewhere.
@@ -220,20 +266,26 @@ mod tests {
         }
         let tenant = TenantId::new("acme").unwrap();
         let long = "x".repeat(300);
-        let cases: [&[&str]; 5] = [
+        // "acme", "csv" and one identity part's length prefixes come to 31 bytes: these two
+        // fill the stack buffer exactly and overflow it by one.
+        let (fits, overflows) = ("y".repeat(STACK_INPUT - 31), "y".repeat(STACK_INPUT - 30));
+        let cases: [&[&str]; 7] = [
             &[],
             &[""],
             &["export.csv", "2024-01-02", "-12.50", "Café Zoë"],
             &["qb-123"],
             &[long.as_str(), "7"],
+            &[fits.as_str()],
+            &[overflows.as_str()],
         ];
         for identity in cases {
             let id = TransactionId::derive(&tenant, "csv", identity);
             assert_eq!(id.as_str(), first(&tenant, "csv", identity), "{identity:?}");
             assert!(TransactionId::parse(id.as_str()).is_ok());
         }
-        assert_eq!(hex_id(0xab), format!("tx_{:032x}", 0xab_u128));
-        assert_eq!(hex_id(u128::MAX), format!("tx_{}", "f".repeat(32)));
+        let hex = |digest| DerivedId(hex_id(digest)).as_str().to_owned();
+        assert_eq!(hex(0xab), format!("tx_{:032x}", 0xab_u128));
+        assert_eq!(hex(u128::MAX), format!("tx_{}", "f".repeat(32)));
     }
 
     #[test]

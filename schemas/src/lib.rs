@@ -23,7 +23,7 @@ pub mod wire;
 pub use anomaly::{Anomaly, Severity, SubjectKind};
 pub use category::Category;
 pub use forecast::Forecast;
-pub use ids::{IdError, TenantId, TransactionId};
+pub use ids::{DerivedId, IdError, TenantId, TransactionId};
 pub use money::{Currency, Money, MoneyError, format_minor};
 pub use score::{SCORE_METRICS, ScoreMetric, SpendScore};
 pub use transaction::{

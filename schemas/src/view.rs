@@ -13,7 +13,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 
 use crate::{
-    Category, Currency, ExclusionReason, Money, SourceKind, Transaction, TransactionClass,
+    Category, Currency, Exclusion, ExclusionReason, Money, SourceKind, SourceRef, TenantId,
+    Transaction, TransactionClass, TransactionId,
 };
 
 mod canonical;
@@ -285,6 +286,50 @@ impl<'a> TransactionView<'a> {
     }
 }
 
+impl TransactionView<'_> {
+    /// The owned transaction. The ids are checked, as the owned newtypes require; the other
+    /// invariants are [`Transaction::validate`]'s.
+    pub fn into_transaction(self) -> Result<Transaction, ViewError> {
+        fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
+            text.map(Cow::into_owned)
+        }
+        let invalid = |e: crate::IdError| ViewError::Invalid(e.to_string());
+        Ok(Transaction {
+            schema_version: self.schema_version,
+            tenant_id: TenantId::new(self.tenant_id.into_owned()).map_err(invalid)?,
+            transaction_id: TransactionId::parse(self.transaction_id.into_owned())
+                .map_err(invalid)?,
+            source: SourceRef {
+                kind: self.source.kind,
+                format: self.source.format.into_owned(),
+                name: self.source.name.into_owned(),
+                line: self.source.line,
+                external_id: owned(self.source.external_id),
+            },
+            booked_date: self.booked_date,
+            booked_time: self.booked_time,
+            amount: self.amount.0,
+            original_amount: self.original_amount.map(|m| m.0),
+            class: self.class,
+            exclusion: self.exclusion.map(|e| Exclusion {
+                reason: e.reason,
+                detail: e.detail.into_owned(),
+            }),
+            vendor_raw: owned(self.vendor_raw),
+            vendor: owned(self.vendor),
+            category_raw: owned(self.category_raw),
+            category: self.category,
+            account: owned(self.account),
+            memo: owned(self.memo),
+            payment_method: owned(self.payment_method),
+            card_last4: owned(self.card_last4),
+            employee: owned(self.employee),
+            department: owned(self.department),
+            ingested_at: self.ingested_at,
+        })
+    }
+}
+
 impl Transaction {
     /// A borrowed view of this transaction.
     pub fn view(&self) -> TransactionView<'_> {
@@ -453,6 +498,31 @@ mod tests {
         leading_zero.splice(18..19, *b"01");
         assert!(canonical::read(&leading_zero).is_none());
         assert!(TransactionView::decode(&leading_zero).is_err());
+    }
+
+    #[test]
+    fn a_view_converts_back_to_the_transaction_it_views() {
+        let mut tx = sample();
+        tx.source.external_id = Some("ref-7".into());
+        tx.original_amount = Some(Money::from_minor(990, Currency::new("EUR").unwrap()));
+        tx.class = crate::TransactionClass::Excluded;
+        tx.exclusion = Some(crate::Exclusion {
+            reason: ExclusionReason::OwnAccountTransfer,
+            detail: "own account".into(),
+        });
+        tx.account = Some("Card".into());
+        tx.card_last4 = Some("4242".into());
+        assert_eq!(tx.view().into_transaction().unwrap(), tx);
+
+        let mut bad_id = tx.view();
+        bad_id.transaction_id = "tx_nothex".into();
+        assert!(matches!(
+            bad_id.into_transaction(),
+            Err(ViewError::Invalid(_))
+        ));
+        let mut bad_tenant = tx.view();
+        bad_tenant.tenant_id = "no spaces".into();
+        assert!(bad_tenant.into_transaction().is_err());
     }
 
     fn sample() -> crate::Transaction {

@@ -102,6 +102,32 @@ fn arrow_round_trip_is_lossless() {
     assert_eq!(transactions_from_batch(&batch).unwrap(), txs);
 }
 
+/// A builder reused across batches of different sizes (it keeps its columns' capacity from one
+/// batch to the next) gives each batch exactly as a fresh builder does.
+#[test]
+fn a_reused_builder_gives_the_batches_of_fresh_ones() {
+    let txs: Vec<_> = (0..60)
+        .map(|i| sample(i as i64, TransactionClass::Spend, ["USD", "JPY"][i % 2]))
+        .collect();
+    let mut reused = verocta_schemas::arrow::TransactionBatchBuilder::with_capacity(1);
+    let mut start = 0;
+    for size in [7, 30, 2, 0, 21] {
+        let part = &txs[start..start + size];
+        start += size;
+        for tx in part {
+            reused.append(tx);
+        }
+        let batch = reused.finish().unwrap();
+        assert_eq!(
+            batch,
+            transactions_to_batch(part).unwrap(),
+            "batch of {size}"
+        );
+        assert_eq!(batch.schema(), transaction_schema());
+        assert_eq!(transactions_from_batch(&batch).unwrap(), part);
+    }
+}
+
 proptest! {
     #[test]
     fn arrow_and_json_round_trip_any_amount(minor in 0i64..i64::MAX, day in 0u64..40_000,

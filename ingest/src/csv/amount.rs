@@ -160,37 +160,46 @@ fn symbol_currency(symbol: &str, default: Currency) -> Option<Currency> {
 
 /// Strips everything but digits, separators and signs, for evidence gathering.
 fn numeric_core(text: &str) -> &str {
-    let start = text
-        .find(|c: char| c.is_ascii_digit())
+    // Byte-wise: an ASCII digit is never part of a longer character, so its byte offset is a
+    // character boundary (`str::find` with a closure decodes every character).
+    let bytes = text.as_bytes();
+    let start = bytes
+        .iter()
+        .position(u8::is_ascii_digit)
         .unwrap_or(text.len());
-    let end = text
-        .rfind(|c: char| c.is_ascii_digit())
+    let end = bytes
+        .iter()
+        .rposition(u8::is_ascii_digit)
         .map_or(start, |i| i + 1);
     &text[start..end]
 }
 
-/// The decimal separator a number's own shape proves, if any.
+/// The decimal separator a number's own shape proves, if any: with both separators the last
+/// one; with one kind only, that one when it occurs once and is not followed by exactly three
+/// digits (which would look like thousands grouping).
 fn unambiguous_separator(number: &str) -> Option<DecimalSeparator> {
-    let last_point = number.rfind('.');
-    let last_comma = number.rfind(',');
+    // One pass over the bytes, counting both separators and finding the last of each.
+    let (mut points, mut commas) = (0, 0);
+    let (mut last_point, mut last_comma) = (None, None);
+    for (i, &byte) in number.as_bytes().iter().enumerate() {
+        match byte {
+            b'.' => (points, last_point) = (points + 1, Some(i)),
+            b',' => (commas, last_comma) = (commas + 1, Some(i)),
+            _ => {}
+        }
+    }
+    let decimal =
+        |occurrences: usize, last: usize| occurrences == 1 && number.len() - last - 1 != 3;
     match (last_point, last_comma) {
         (Some(p), Some(c)) => Some(if p > c {
             DecimalSeparator::Point
         } else {
             DecimalSeparator::Comma
         }),
-        (Some(p), None) => single_kind(number, '.', p).then_some(DecimalSeparator::Point),
-        (None, Some(c)) => single_kind(number, ',', c).then_some(DecimalSeparator::Comma),
+        (Some(p), None) => decimal(points, p).then_some(DecimalSeparator::Point),
+        (None, Some(c)) => decimal(commas, c).then_some(DecimalSeparator::Comma),
         (None, None) => None,
     }
-}
-
-/// With only one kind of separator: it is a decimal separator when it occurs once and is not
-/// followed by exactly three digits (which would look like thousands grouping).
-fn single_kind(number: &str, separator: char, last: usize) -> bool {
-    let occurrences = number.matches(separator).count();
-    let digits_after = number.len() - last - 1;
-    occurrences == 1 && digits_after != 3
 }
 
 /// Reads one amount cell. Returns `Ok(None)` for an empty cell (or one holding only a dash).
@@ -296,7 +305,8 @@ pub fn parse_amount(
     if !seen_digit {
         return Err(AmountError::NotANumber(err_text()));
     }
-    let canonical = canonical_decimal(numeric.trim_end(), decimal)
+    let mut buffer = [0; GROUPED_MAX];
+    let canonical = canonical_decimal(numeric.trim_end(), decimal, &mut buffer)
         .ok_or_else(|| AmountError::BadGrouping(err_text()))?;
     let applied = currency.unwrap_or(default_currency);
     let money = Money::from_decimal_str(&canonical, applied).map_err(|error| match error {
@@ -338,7 +348,8 @@ fn parse_plain(
     if !plain {
         return None;
     }
-    let Some(canonical) = canonical_decimal(digits, decimal) else {
+    let mut buffer = [0; GROUPED_MAX];
+    let Some(canonical) = canonical_decimal(digits, decimal, &mut buffer) else {
         return Some(Err(AmountError::BadGrouping(text.to_string())));
     };
     let money = match Money::from_decimal_str(&canonical, currency) {
@@ -376,12 +387,58 @@ fn strip_suffix_ci<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
 
 /// Turns `1.234,56` / `1,234.56` / `1 234,5` into `1234.56` given the file's separator, or
 /// `None` when grouping is malformed. A number already in that form (most are) is returned
-/// as it is, without an allocation.
-fn canonical_decimal(number: &str, file_decimal: DecimalSeparator) -> Option<Cow<'_, str>> {
+/// as it is, and `1,234.56` (two in five amounts of a typical bank export) is written into
+/// `buffer`: neither allocates.
+fn canonical_decimal<'a>(
+    number: &'a str,
+    file_decimal: DecimalSeparator,
+    buffer: &'a mut [u8; GROUPED_MAX],
+) -> Option<Cow<'a, str>> {
     if is_canonical(number, file_decimal) {
         return Some(Cow::Borrowed(number));
     }
+    if let Some(ungrouped) = ungroup_with_point(number, buffer) {
+        return Some(Cow::Borrowed(ungrouped));
+    }
     regroup(number, file_decimal).map(Cow::Owned)
+}
+
+/// The longest number [`ungroup_with_point`] rewrites; longer ones take [`regroup`].
+const GROUPED_MAX: usize = 48;
+
+/// `1,234,567.89` — Western grouping by commas and a decimal point, which [`regroup`] reads the
+/// same way in any file (both separators present, the point last) — as `1234567.89`, written
+/// into `buffer`. `None` for any other shape.
+fn ungroup_with_point<'b>(number: &str, buffer: &'b mut [u8; GROUPED_MAX]) -> Option<&'b str> {
+    let bytes = number.as_bytes();
+    let point = bytes.iter().rposition(|&b| b == b'.')?;
+    let (integer, fraction) = (&bytes[..point], &bytes[point + 1..]);
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if fraction.is_empty() || !digits(fraction) || bytes.len() > GROUPED_MAX {
+        return None;
+    }
+    let mut groups = integer.split(|&b| b == b',');
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 || !digits(first) {
+        return None;
+    }
+    buffer[..first.len()].copy_from_slice(first);
+    let mut len = first.len();
+    let mut grouped = false;
+    for group in groups {
+        if group.len() != 3 || !digits(group) {
+            return None;
+        }
+        buffer[len..len + 3].copy_from_slice(group);
+        len += 3;
+        grouped = true;
+    }
+    if !grouped {
+        return None;
+    }
+    buffer[len] = b'.';
+    buffer[len + 1..len + 1 + fraction.len()].copy_from_slice(fraction);
+    std::str::from_utf8(&buffer[..len + 1 + fraction.len()]).ok()
 }
 
 /// [`canonical_decimal`]'s general case.
@@ -463,10 +520,87 @@ mod tests {
         ) {
             let file_decimal = if point { DecimalSeparator::Point } else { DecimalSeparator::Comma };
             prop_assert_eq!(
-                canonical_decimal(&number, file_decimal).map(Cow::into_owned),
+                canonical_decimal(&number, file_decimal, &mut [0; GROUPED_MAX]).map(Cow::into_owned),
                 regroup(&number, file_decimal)
             );
         }
+
+        #[test]
+        fn grouped_numbers_with_a_point_are_ungrouped_as_the_general_case_would(
+            number in "[0-9]{0,4}(,[0-9]{2,4}){0,3}(\\.[0-9]{0,3})?[0-9]{0,45}",
+            point in any::<bool>(),
+        ) {
+            let file_decimal = if point { DecimalSeparator::Point } else { DecimalSeparator::Comma };
+            let mut buffer = [0; GROUPED_MAX];
+            if let Some(ungrouped) = ungroup_with_point(&number, &mut buffer) {
+                prop_assert_eq!(Some(ungrouped.to_string()), regroup(&number, file_decimal));
+            }
+            prop_assert_eq!(
+                canonical_decimal(&number, file_decimal, &mut [0; GROUPED_MAX]).map(Cow::into_owned),
+                regroup(&number, file_decimal)
+            );
+        }
+    }
+
+    /// The evidence functions as first written (with `str` searches), which the byte-wise
+    /// ones must answer exactly as.
+    fn first_numeric_core(text: &str) -> &str {
+        let start = text
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let end = text
+            .rfind(|c: char| c.is_ascii_digit())
+            .map_or(start, |i| i + 1);
+        &text[start..end]
+    }
+
+    fn first_unambiguous_separator(number: &str) -> Option<DecimalSeparator> {
+        let single_kind = |separator: char, last: usize| {
+            number.matches(separator).count() == 1 && number.len() - last - 1 != 3
+        };
+        match (number.rfind('.'), number.rfind(',')) {
+            (Some(p), Some(c)) => Some(if p > c {
+                DecimalSeparator::Point
+            } else {
+                DecimalSeparator::Comma
+            }),
+            (Some(p), None) => single_kind('.', p).then_some(DecimalSeparator::Point),
+            (None, Some(c)) => single_kind(',', c).then_some(DecimalSeparator::Comma),
+            (None, None) => None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn evidence_is_read_as_the_first_version_read_it(text in "[0-9.,€£ -]{0,12}") {
+            prop_assert_eq!(numeric_core(&text), first_numeric_core(&text));
+            prop_assert_eq!(unambiguous_separator(&text), first_unambiguous_separator(&text));
+            let core = numeric_core(&text);
+            prop_assert_eq!(unambiguous_separator(core), first_unambiguous_separator(core));
+        }
+    }
+
+    #[test]
+    fn grouped_amounts_with_a_point_are_read_without_the_general_path() {
+        let mut buffer = [0; GROUPED_MAX];
+        assert_eq!(ungroup_with_point("9,999.99", &mut buffer), Some("9999.99"));
+        assert_eq!(
+            ungroup_with_point("1,234,567.8", &mut buffer),
+            Some("1234567.8")
+        );
+        for other in [
+            "999.99",
+            "12,34,567.00",
+            "1,234.",
+            "1,234",
+            ",123.45",
+            "1,23.4",
+            "1.234,56",
+        ] {
+            assert_eq!(ungroup_with_point(other, &mut buffer), None, "{other}");
+        }
+        assert_eq!(usd("-9,999.99"), -999_999);
+        assert_eq!(eur_comma("99,999.99"), 9_999_999);
     }
 
     fn usd(text: &str) -> i64 {

@@ -4,7 +4,9 @@
 //! Why: turning transactions into Arrow column by column is a third of the work of a CSV → Arrow
 //! import; done on the caller's thread after the workers (as [`CsvSource::for_each_outcome`]
 //! hands transactions over one by one), it is the bottleneck. Here each worker appends its
-//! chunk's transactions to its own builder and counts its chunk's outcomes; the caller's
+//! chunk's rows to its own builder, straight from each row's borrowed view (no owned
+//! transaction, whose dozen strings would only be copied again), and counts its chunk's
+//! outcomes; the caller's
 //! thread merges the counts and numbers identical rows in file order, rewriting the id column
 //! of a batch only for the rare row that is a repeat. The batches hold exactly the
 //! transactions [`CsvSource::for_each_outcome`] gives, in the same order.
@@ -17,7 +19,7 @@ use arrow_schema::ArrowError;
 use verocta_schemas::arrow::TransactionBatchBuilder;
 
 use super::parallel::{Parallelism, map_chunks};
-use super::source::{CsvSource, Occurrences, RowIdentity, RowOutcome, RowReader};
+use super::source::{CsvSource, Occurrences, RowIdentity, RowRead, RowReader};
 use crate::{ImportSummary, IngestError};
 
 /// One chunk's work, from a worker.
@@ -56,13 +58,13 @@ impl CsvSource {
                 let mut summary = ImportSummary::new(String::new(), self.plan().clone());
                 let mut identities = Vec::new();
                 for (record, line) in chunk.records() {
-                    let pending = rows.outcome(record, line);
-                    summary.record(&pending.outcome);
-                    if let (RowOutcome::Transaction(transaction), Some(identity)) =
-                        (&pending.outcome, pending.identity)
-                    {
-                        identities.push((builder.len(), identity));
-                        builder.append(transaction);
+                    match rows.read(record, line) {
+                        RowRead::Transaction(view, identity) => {
+                            summary.count_transaction(&view);
+                            identities.push((builder.len(), identity));
+                            builder.append_view(&view);
+                        }
+                        RowRead::Other(outcome) => summary.record(&outcome),
                     }
                 }
                 ChunkBatch {
@@ -97,7 +99,7 @@ impl CsvSource {
         failure.map_or(Ok(()), Err)
     }
 
-    /// [`Self::for_each_batch`] on the calling thread, from [`Self::for_each_outcome`].
+    /// [`Self::for_each_batch`] on the calling thread, from [`Self::rows`].
     fn batches_on_this_thread(
         &self,
         parallelism: Parallelism,
@@ -106,30 +108,29 @@ impl CsvSource {
     ) -> Result<(), IngestError> {
         let batch_rows = parallelism.chunk_rows.max(1);
         let mut builder = TransactionBatchBuilder::with_capacity(batch_rows);
-        let mut failure = None;
-        let read = self.for_each_outcome(Parallelism::sequential(), |outcome| {
-            summary.record(&outcome);
-            let RowOutcome::Transaction(transaction) = outcome else {
-                return;
-            };
-            builder.append(&transaction);
-            if builder.len() == batch_rows {
-                match builder.finish() {
-                    Ok(batch) => each(batch),
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                    }
+        let mut rows = self.rows()?;
+        let mut read_error = None;
+        while let Some(read) = rows.next_read() {
+            match read {
+                Ok(RowRead::Transaction(view, _)) => {
+                    summary.count_transaction(&view);
+                    builder.append_view(&view);
+                }
+                Ok(RowRead::Other(outcome)) => summary.record(&outcome),
+                Err(error) => {
+                    read_error = Some(error);
+                    break;
                 }
             }
-        });
-        if let Some(error) = failure {
-            return Err(self.arrow_error(error));
+            if builder.len() == batch_rows {
+                each(builder.finish().map_err(|e| self.arrow_error(e))?);
+            }
         }
         // The rows before a read error are handed on, as the workers' path does.
         if !builder.is_empty() {
             each(builder.finish().map_err(|e| self.arrow_error(e))?);
         }
-        read
+        read_error.map_or(Ok(()), Err)
     }
 
     fn arrow_error(&self, source: ArrowError) -> IngestError {

@@ -10,6 +10,7 @@
 use verocta_schemas::{Exclusion, ExclusionReason, TransactionClass};
 
 use super::layout::Layout;
+use crate::normalize::memo::TextMemo;
 
 /// Which way the money moved, after the file's sign convention is applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,36 @@ enum TypeSays {
 
 /// Classifies one row.
 pub fn classify(evidence: &Evidence<'_>) -> Decision {
+    decide(evidence, first_phrase)
+}
+
+/// Distinct texts whose keyword search a [`Classifier`] remembers before it starts over.
+const PHRASE_MEMO_LIMIT: usize = 16_384;
+
+/// [`classify`], remembering the keyword search's answer for texts it has seen: an export
+/// repeats most of its descriptions, and the search was ~7% of an import's instructions.
+pub(crate) struct Classifier {
+    phrases: TextMemo<Option<usize>>,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier {
+            phrases: TextMemo::new(PHRASE_MEMO_LIMIT),
+        }
+    }
+}
+
+impl Classifier {
+    /// Classifies one row, exactly as [`classify`].
+    pub(crate) fn classify(&mut self, evidence: &Evidence<'_>) -> Decision {
+        decide(evidence, |text| *self.phrases.get(text, first_phrase))
+    }
+}
+
+/// [`classify`], with `phrase` finding the first keyword phrase in a text (see
+/// [`first_phrase`]).
+fn decide(evidence: &Evidence<'_>, mut phrase: impl FnMut(&str) -> Option<usize>) -> Decision {
     if let Some(decision) = by_state(evidence.state) {
         return decision;
     }
@@ -89,8 +120,9 @@ pub fn classify(evidence: &Evidence<'_>) -> Decision {
         }
         None => {}
     }
-    if let Some(decision) = by_keywords(evidence.text) {
-        return decision;
+    if let Some(first) = phrase(evidence.text) {
+        let (phrase, reason) = KEYWORDS.phrases[first];
+        return excluded(reason, format!("text mentions \"{phrase}\""));
     }
     match evidence.direction {
         Direction::Out => (TransactionClass::Spend, None),
@@ -269,7 +301,7 @@ const EXCHANGE_PHRASES: &[&str] = &[
     "fx exchange",
 ];
 
-/// The phrase groups [`by_keywords`] checks, in order of precedence.
+/// The phrase groups [`first_phrase`] checks, in order of precedence.
 const KEYWORD_GROUPS: [(&[&str], ExclusionReason); 4] = [
     (CARD_BALANCE_PHRASES, ExclusionReason::CardBalancePayment),
     (OWN_TRANSFER_PHRASES, ExclusionReason::OwnAccountTransfer),
@@ -308,14 +340,10 @@ static KEYWORDS: std::sync::LazyLock<Keywords> = std::sync::LazyLock::new(|| {
 });
 
 /// The first phrase group (in [`KEYWORD_GROUPS`] order) with a phrase in `text`, and within
-/// it the first listed phrase that occurs: the decision a scan of group after group, phrase
-/// after phrase, would reach.
-fn by_keywords(text: &str) -> Option<Decision> {
-    let Keywords {
-        any,
-        automaton,
-        phrases,
-    } = &*KEYWORDS;
+/// it the first listed phrase that occurs, as an index into the phrases: the decision a scan
+/// of group after group, phrase after phrase, would reach.
+fn first_phrase(text: &str) -> Option<usize> {
+    let Keywords { any, automaton, .. } = &*KEYWORDS;
     // Most texts hold no phrase at all; that answer is the cheap one to get.
     let any = match any {
         Some(searcher) => searcher.find(text).is_some(),
@@ -324,12 +352,10 @@ fn by_keywords(text: &str) -> Option<Decision> {
     if !any {
         return None;
     }
-    let first = automaton
+    automaton
         .find_overlapping_iter(text)
         .map(|m| m.pattern().as_usize())
-        .min()?;
-    let (phrase, reason) = phrases[first];
-    Some(excluded(reason, format!("text mentions \"{phrase}\"")))
+        .min()
 }
 
 /// Whether a row's first non-empty cell makes it a total or balance row. Only asked of rows
@@ -351,30 +377,41 @@ pub fn summary_row(first_cell: &str) -> Option<Decision> {
     balance_row(first_cell)
 }
 
+/// Labels of opening, closing and carried balance rows, lowercase (compared case-blind as
+/// prefixes).
+const BALANCE_PHRASES: [&str; 11] = [
+    "opening balance",
+    "closing balance",
+    "balance brought forward",
+    "balance carried forward",
+    "balance b/f",
+    "balance c/f",
+    "starting balance",
+    "ending balance",
+    "beginning balance",
+    "brought forward",
+    "carried forward",
+];
+
 /// Whether a label marks an opening, closing or carried-forward balance row.
 pub fn balance_row(label: &str) -> Option<Decision> {
     let label = label.trim();
-    let balance = [
-        "opening balance",
-        "closing balance",
-        "balance brought forward",
-        "balance carried forward",
-        "balance b/f",
-        "balance c/f",
-        "starting balance",
-        "ending balance",
-        "beginning balance",
-        "brought forward",
-        "carried forward",
-    ];
-    // Asked of every row's label: compare prefixes in place rather than lowercasing a copy.
+    // Asked of every row's label: most start with a letter no phrase starts with.
+    let first = label.as_bytes().first()?.to_ascii_lowercase();
+    if !BALANCE_PHRASES
+        .iter()
+        .any(|phrase| phrase.as_bytes()[0] == first)
+    {
+        return None;
+    }
+    // Prefixes compared in place rather than in a lowercased copy.
     let starts_with = |phrase: &str| {
         label
             .as_bytes()
             .get(..phrase.len())
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case(phrase.as_bytes()))
     };
-    balance.iter().any(|b| starts_with(b)).then(|| {
+    BALANCE_PHRASES.iter().any(|b| starts_with(b)).then(|| {
         excluded(
             ExclusionReason::BalanceRow,
             format!("row labelled \"{label}\""),
@@ -524,6 +561,33 @@ mod tests {
             let packed = any.as_ref().map(|searcher| searcher.find(text).is_some());
             if let Some(packed) = packed {
                 assert_eq!(packed, automaton.is_match(text), "{text:?}");
+            }
+        }
+    }
+
+    /// A [`Classifier`] answers as [`classify`], on first sight of a text and from memory.
+    #[test]
+    fn the_classifier_remembers_what_classify_answers() {
+        let mut texts: Vec<String> = KEYWORDS
+            .phrases
+            .iter()
+            .map(|(phrase, _)| format!("ref 123 {phrase} ltd"))
+            .collect();
+        texts.extend(["github, inc.", "", "payment to brex", "acme"].map(String::from));
+        let mut classifier = Classifier::default();
+        for round in 0..2 {
+            for text in &texts {
+                for direction in [Direction::Out, Direction::In] {
+                    let e = Evidence {
+                        text,
+                        ..evidence(Layout::Generic, None, "", direction)
+                    };
+                    assert_eq!(
+                        classifier.classify(&e),
+                        classify(&e),
+                        "{text:?}, round {round}"
+                    );
+                }
             }
         }
     }

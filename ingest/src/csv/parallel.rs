@@ -23,9 +23,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use csv::StringRecord;
-
-use super::records::RecordReader;
+use super::records::{Record, RecordReader};
 use super::source::{CsvSource, Occurrences, PendingOutcome, RowOutcome, RowReader, is_blank};
 use crate::IngestError;
 
@@ -69,7 +67,7 @@ impl Parallelism {
 #[derive(Default)]
 pub(crate) struct Chunk {
     /// Reused across chunks: only the first `len` are this chunk's.
-    records: Vec<StringRecord>,
+    records: Vec<Record>,
     lines: Vec<u64>,
     len: usize,
     /// The read error that ended the file after this chunk's records.
@@ -78,7 +76,7 @@ pub(crate) struct Chunk {
 
 impl Chunk {
     /// The chunk's records, each with the line it starts on.
-    pub(crate) fn records(&self) -> impl Iterator<Item = (&StringRecord, u64)> {
+    pub(crate) fn records(&self) -> impl Iterator<Item = (&Record, u64)> {
         self.records[..self.len]
             .iter()
             .zip(self.lines.iter().copied())
@@ -202,7 +200,7 @@ fn split(
         let mut ended = false;
         while chunk.len < chunk_rows {
             if chunk.records.len() == chunk.len {
-                chunk.records.push(StringRecord::new());
+                chunk.records.push(Record::default());
                 chunk.lines.push(0);
             }
             let record = &mut chunk.records[chunk.len];
@@ -310,13 +308,13 @@ mod tests {
                 let first: u64 = chunk
                     .records()
                     .next()
-                    .map_or(0, |(r, _)| r[0].parse().unwrap());
+                    .map_or(0, |(r, _)| r.get(0).unwrap().parse().unwrap());
                 if first.is_multiple_of(8) {
                     thread::sleep(Duration::from_millis(3));
                 }
                 chunk
                     .records()
-                    .map(|(record, line)| (record[0].to_string(), line))
+                    .map(|(record, line)| (record.get(0).unwrap().to_string(), line))
                     .collect::<Vec<_>>()
             },
             |rows| seen.extend(rows),

@@ -13,23 +13,24 @@
 //! transaction (spend, credit or excluded), a skipped report row with its reason, or a
 //! rejection naming the line, the column and the fix. Nothing is dropped silently.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use csv::StringRecord;
 use serde::Serialize;
+use verocta_schemas::view::{ExclusionView, MoneyView, SourceView, TransactionView};
 use verocta_schemas::{
-    Currency, Exclusion, ExclusionReason, Money, SourceKind, SourceRef, TRANSACTION_SCHEMA_VERSION,
-    Transaction, TransactionClass, TransactionId,
+    Currency, DerivedId, Exclusion, ExclusionReason, Money, SourceKind, TRANSACTION_SCHEMA_VERSION,
+    Transaction, TransactionId,
 };
 
 use super::amount::{DecimalEvidence, DecimalSeparator, Marker, ParsedAmount, parse_amount};
-use super::classify::{Direction, Evidence, balance_row, classify, summary_row};
+use super::classify::{Classifier, Direction, Evidence, balance_row, summary_row};
 use super::config::{ColumnMapping, CsvImportConfig};
 use super::date::{DateEvidence, DateOrder, OrderDecision, parse_date};
 use super::layout::{AmountSign, Columns, Headers, Layout, normalize_header};
 use super::parallel::{Parallelism, map_chunks};
-use super::records::RecordReader;
+use super::records::{Record, RecordReader};
 use super::sniff::{TextEncoding, detect_delimiter, detect_encoding, open_utf8, sample};
 use crate::IngestError;
 use crate::normalize::memo::{HashKeyed, LastText, TextMemo};
@@ -126,14 +127,14 @@ fn csv_error(path: &Path) -> impl Fn(csv::Error) -> IngestError + '_ {
     }
 }
 
-fn cell(record: &StringRecord, index: Option<usize>) -> Option<&str> {
+fn cell(record: &Record, index: Option<usize>) -> Option<&str> {
     index
         .and_then(|i| record.get(i))
         .map(trim)
         .filter(|s| !s.is_empty())
 }
 
-pub(crate) fn is_blank(record: &StringRecord) -> bool {
+pub(crate) fn is_blank(record: &Record) -> bool {
     record.iter().all(|c| trim(c).is_empty())
 }
 
@@ -171,7 +172,7 @@ impl CsvSource {
             open_utf8(path, encoding).map_err(io_error(path))?,
             delimiter,
         );
-        let mut record = StringRecord::new();
+        let mut record = Record::default();
         let (header_record_index, header_line, headers_raw, layout_kind, columns) =
             find_header(&mut reader, &mut record, config, path)?;
 
@@ -233,7 +234,7 @@ impl CsvSource {
     pub fn rows(&self) -> Result<Rows<'_>, IngestError> {
         Ok(Rows {
             reader: self.records()?,
-            record: StringRecord::new(),
+            record: Record::default(),
             rows: RowReader::new(self),
             occurrences: Occurrences::new(self),
         })
@@ -245,7 +246,7 @@ impl CsvSource {
             open_utf8(&self.path, self.plan.encoding).map_err(io_error(&self.path))?,
             self.plan.delimiter as u8,
         );
-        let mut record = StringRecord::new();
+        let mut record = Record::default();
         let mut skipped = 0;
         while skipped <= self.plan.header_record_index {
             if !reader
@@ -273,7 +274,7 @@ type HeaderFound = (usize, u64, Vec<String>, Layout, Columns);
 
 fn find_header(
     reader: &mut RecordReader,
-    record: &mut StringRecord,
+    record: &mut Record,
     config: &CsvImportConfig,
     path: &Path,
 ) -> Result<HeaderFound, IngestError> {
@@ -361,7 +362,7 @@ pub(crate) struct ScanEvidence {
 
 impl ScanEvidence {
     /// Adds one record starting on `line`.
-    pub(crate) fn observe(&mut self, columns: &Columns, record: &StringRecord, line: u64) {
+    pub(crate) fn observe(&mut self, columns: &Columns, record: &Record, line: u64) {
         let non_empty = record
             .iter()
             .filter(|c| !trim(c).is_empty())
@@ -385,7 +386,7 @@ impl ScanEvidence {
             }
         }
         if let Some(amount) = cell(record, columns.amount) {
-            if amount.contains(['-', '(', '−']) {
+            if amount.bytes().any(|b| b == b'-' || b == b'(') || amount.contains('−') {
                 self.negative += 1;
             } else if amount.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
                 self.positive += 1;
@@ -442,7 +443,7 @@ pub(crate) struct ScanResult {
 /// Pass 1 on the calling thread: gathers the evidence that settles the file-wide conventions.
 fn scan(
     reader: &mut RecordReader,
-    record: &mut StringRecord,
+    record: &mut Record,
     columns: &Columns,
     path: &Path,
 ) -> Result<ScanResult, IngestError> {
@@ -569,7 +570,11 @@ fn settle_conventions(
 
 /// The day part of a date cell (`2024-01-15` of `2024-01-15 10:00`), for run detection.
 fn date_key(date: &str) -> &str {
-    let end = date.find([' ', 'T']).unwrap_or(date.len());
+    // Byte-wise: both markers are ASCII (`str::find` with a char set decodes every character).
+    let end = date
+        .bytes()
+        .position(|b| b == b' ' || b == b'T')
+        .unwrap_or(date.len());
     &date[..end]
 }
 
@@ -577,27 +582,67 @@ fn date_key(date: &str) -> &str {
 /// gives the same outcomes from several threads.
 pub struct Rows<'a> {
     reader: RecordReader,
-    record: StringRecord,
+    record: Record,
     rows: RowReader<'a>,
     occurrences: Occurrences<'a>,
+}
+
+impl Rows<'_> {
+    /// The next non-blank row, read without copying its texts and with its final id: a lending
+    /// iterator's `next`, for the Arrow path.
+    pub(crate) fn next_read(&mut self) -> Option<Result<RowRead<'_>, IngestError>> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
+                Ok(true) => break,
+                Err(source) => return Some(Err(self.rows.source.csv_error(source))),
+            }
+        }
+        let line = self.reader.record_line();
+        let mut read = self.rows.read(&self.record, line);
+        if let RowRead::Transaction(view, identity) = &mut read {
+            self.occurrences.settle_view(view, identity);
+        }
+        Some(Ok(read))
+    }
 }
 
 impl Iterator for Rows<'_> {
     type Item = Result<RowOutcome, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => {
-                    let line = self.reader.record_line();
-                    let pending = self.rows.outcome(&self.record, line);
-                    return Some(Ok(self.occurrences.settle(pending)));
-                }
-                Err(source) => return Some(Err(self.rows.source.csv_error(source))),
-            }
-        }
+        self.next_read().map(|read| {
+            read.map(|read| match read {
+                RowRead::Transaction(view, _) => RowRead::owned(view),
+                RowRead::Other(outcome) => outcome,
+            })
+        })
+    }
+}
+
+/// A row of pass 2 as read, borrowing the record and the reader's memos: the transaction path
+/// makes it owned ([`RowRead::owned`]), the Arrow path copies it straight into the columns.
+///
+/// Why: an owned transaction is a dozen heap strings per row, which the Arrow path only
+/// copied again and dropped.
+// One lives at a time, on the stack; boxing the large variant would bring back an allocation
+// per row.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum RowRead<'r> {
+    /// A transaction row, with its first occurrence's id, and what [`Occurrences`] needs of it.
+    Transaction(TransactionView<'r>, RowIdentity),
+    /// A skipped or rejected row.
+    Other(RowOutcome),
+}
+
+impl RowRead<'_> {
+    /// The owned transaction of a view read from a row.
+    fn owned(view: TransactionView<'_>) -> RowOutcome {
+        let transaction = view
+            .into_transaction()
+            .expect("a row's tenant is validated and its id derived");
+        RowOutcome::Transaction(Box::new(transaction))
     }
 }
 
@@ -644,20 +689,29 @@ impl<'a> Occurrences<'a> {
             mut outcome,
             identity,
         } = pending;
-        let (Some(identity), RowOutcome::Transaction(transaction)) = (identity, &mut outcome)
-        else {
-            return outcome;
-        };
-        let occurrence = self.count(&identity);
-        if occurrence > 0 {
-            let text = identity
-                .content
-                .as_deref()
-                .or(transaction.source.external_id.as_deref())
-                .unwrap_or_default();
-            transaction.transaction_id = self.renumbered(text, occurrence);
+        if let (Some(identity), RowOutcome::Transaction(transaction)) = (identity, &mut outcome) {
+            let own_id = transaction.source.external_id.as_deref();
+            if let Some(id) = self.repeat_id(&identity, own_id) {
+                transaction.transaction_id = id;
+            }
         }
         outcome
+    }
+
+    /// [`Self::settle`] for a row read as a view.
+    pub(crate) fn settle_view(&mut self, view: &mut TransactionView<'_>, identity: &RowIdentity) {
+        let own_id = view.source.external_id.as_deref();
+        if let Some(id) = self.repeat_id(identity, own_id) {
+            view.transaction_id = Cow::Owned(id.into());
+        }
+    }
+
+    /// The id of a transaction row when identical rows came before it (counting it, so call
+    /// once per transaction row, in file order); `own_id` is the row's own id, if any.
+    fn repeat_id(&mut self, identity: &RowIdentity, own_id: Option<&str>) -> Option<TransactionId> {
+        let occurrence = self.count(identity);
+        let text = identity.content.as_deref().or(own_id).unwrap_or_default();
+        (occurrence > 0).then(|| self.renumbered(text, occurrence))
     }
 
     /// How many identical transaction rows came before this one. Call once per transaction
@@ -697,6 +751,8 @@ pub(crate) struct RowReader<'a> {
     vendors: TextMemo<String>,
     /// Categories, remembering the matches of repeated category and account names.
     categorizer: Categorizer,
+    /// Classes, remembering the keyword search of repeated texts.
+    classifier: Classifier,
     /// The row's lowercased vendor, description and memo for [`classify`], reused across
     /// rows instead of allocated per row.
     text: String,
@@ -706,6 +762,10 @@ pub(crate) struct RowReader<'a> {
     format: String,
     /// What the last date cell parsed to: exports list rows by date.
     last_date: LastText<(chrono::NaiveDate, Option<chrono::NaiveTime>)>,
+    /// The row's id, which its view borrows.
+    id: Option<DerivedId>,
+    /// The row's description and memo joined, when a vendor column leaves both as the memo.
+    memo: String,
 }
 
 /// Distinct vendors remembered by [`RowReader`] before it starts over.
@@ -721,30 +781,46 @@ impl<'a> RowReader<'a> {
             current_section: None,
             vendors: TextMemo::new(VENDOR_MEMO_LIMIT),
             categorizer: Categorizer::default(),
+            classifier: Classifier::default(),
             text: String::new(),
             currency: LastText::default(),
             format: source.plan.layout.to_string(),
             last_date: LastText::default(),
+            id: None,
+            memo: String::new(),
         }
     }
 
     /// The outcome of the non-blank `record` starting on `line`.
-    pub(crate) fn outcome(&mut self, record: &StringRecord, line: u64) -> PendingOutcome {
-        match self.read_row(record, line) {
-            Ok(pending) => pending,
-            Err((column, reason)) => PendingOutcome {
-                outcome: RowOutcome::Rejected(Rejection {
-                    line,
-                    column: column.and_then(|i| self.source.plan.headers_raw.get(i).cloned()),
-                    reason,
-                }),
+    pub(crate) fn outcome(&mut self, record: &Record, line: u64) -> PendingOutcome {
+        match self.read(record, line) {
+            RowRead::Transaction(view, identity) => PendingOutcome {
+                outcome: RowRead::owned(view),
+                identity: Some(identity),
+            },
+            RowRead::Other(outcome) => PendingOutcome {
+                outcome,
                 identity: None,
             },
         }
     }
 
-    fn read_row(&mut self, record: &StringRecord, line: u64) -> Result<PendingOutcome, RowError> {
-        let plan = &self.source.plan;
+    /// The non-blank `record` starting on `line`, read without copying its texts.
+    pub(crate) fn read<'r>(&'r mut self, record: &'r Record, line: u64) -> RowRead<'r> {
+        let source = self.source;
+        match self.read_row(record, line) {
+            Ok(read) => read,
+            Err((column, reason)) => RowRead::Other(RowOutcome::Rejected(Rejection {
+                line,
+                column: column.and_then(|i| source.plan.headers_raw.get(i).cloned()),
+                reason,
+            })),
+        }
+    }
+
+    fn read_row<'r>(&'r mut self, record: &'r Record, line: u64) -> Result<RowRead<'r>, RowError> {
+        let source = self.source;
+        let plan = &source.plan;
         let columns = &plan.columns;
         let header_len = plan.headers_raw.len();
         if record.len() > header_len && record.iter().skip(header_len).any(|c| !c.trim().is_empty())
@@ -831,7 +907,7 @@ impl<'a> RowReader<'a> {
             }
             push_lowercase(text, part);
         }
-        let (class, exclusion) = classify(&Evidence {
+        let (class, exclusion) = self.classifier.classify(&Evidence {
             layout: plan.layout_kind,
             kind: cell(record, columns.kind),
             state: cell(record, columns.state),
@@ -839,26 +915,83 @@ impl<'a> RowReader<'a> {
             direction: money.direction,
             exchange_only: money.exchange_only,
         });
-        let (transaction, identity) = self.build(
-            record,
-            line,
+        let original_amount = self.original_amount(record)?;
+        let external_id = cell(record, columns.id);
+        let (id, identity) = self.identity(record, external_id);
+        let id: &'r DerivedId = self.id.insert(id);
+
+        let description = cell(record, columns.description);
+        let vendor_raw = cell(record, columns.vendor).or(description);
+        let memo = match (
+            columns.vendor.is_some(),
+            description,
+            cell(record, columns.memo),
+        ) {
+            (true, Some(description), Some(memo)) if description != memo => {
+                let joined = &mut self.memo;
+                joined.clear();
+                joined.push_str(description);
+                joined.push_str(" | ");
+                joined.push_str(memo);
+                Some(joined.as_str())
+            }
+            (true, Some(description), _) => Some(description),
+            (_, _, memo) => memo,
+        };
+        let vendor = match vendor_raw {
+            Some(raw) => Some(self.vendors.get(raw, normalize_vendor).as_str()),
+            None => None,
+        }
+        .filter(|v| !v.is_empty());
+        let category_raw = cell(record, columns.category);
+        let account = cell(record, columns.account).or(self.current_section.as_deref());
+        let category = self
+            .categorizer
+            .categorize(category_raw, account, memo, vendor);
+        let borrowed = |text: Option<&'r str>| text.map(Cow::Borrowed);
+
+        let view = TransactionView {
+            schema_version: TRANSACTION_SCHEMA_VERSION,
+            tenant_id: Cow::Borrowed(source.config.tenant.as_str()),
+            transaction_id: Cow::Borrowed(id.as_str()),
+            source: SourceView {
+                kind: SourceKind::Csv,
+                format: Cow::Borrowed(&self.format),
+                name: Cow::Borrowed(&source.name),
+                line: Some(line),
+                external_id: borrowed(external_id),
+            },
             booked_date,
             booked_time,
-            money,
+            amount: MoneyView(money.amount),
+            original_amount: original_amount
+                .filter(|o| o.currency() != money.amount.currency())
+                .map(MoneyView),
             class,
-            exclusion,
-        )?;
-        Ok(PendingOutcome {
-            outcome: RowOutcome::Transaction(Box::new(transaction)),
-            identity: Some(identity),
-        })
+            exclusion: exclusion.map(|e| ExclusionView {
+                reason: e.reason,
+                detail: Cow::Owned(e.detail),
+            }),
+            vendor_raw: borrowed(vendor_raw),
+            vendor: borrowed(vendor),
+            category_raw: borrowed(category_raw),
+            category,
+            account: borrowed(account),
+            memo: borrowed(memo),
+            payment_method: borrowed(cell(record, columns.payment_method)),
+            card_last4: cell(record, columns.card).and_then(last_four),
+            employee: borrowed(cell(record, columns.employee)),
+            department: borrowed(cell(record, columns.department)),
+            ingested_at: source.config.ingested_at,
+        };
+        Ok(RowRead::Transaction(view, identity))
     }
 
     /// The row's currency: its currency cell's, else the file's. Takes the fields it uses so
     /// that it can update the last-currency memo while the row's cells are borrowed.
     fn row_currency(
         plan: &FilePlan,
-        record: &StringRecord,
+        record: &Record,
         last: &mut LastText<Currency>,
     ) -> Result<Currency, RowError> {
         let column = plan.columns.currency;
@@ -870,7 +1003,7 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    fn read_money(&self, record: &StringRecord, currency: Currency) -> Result<RowMoney, RowError> {
+    fn read_money(&self, record: &Record, currency: Currency) -> Result<RowMoney, RowError> {
         let plan = &self.source.plan;
         let columns = &plan.columns;
         let read = |index: Option<usize>| -> Result<Option<ParsedAmount>, RowError> {
@@ -963,11 +1096,7 @@ impl<'a> RowReader<'a> {
 
     /// Legacy Revolut rows that only fill the exchange columns are currency exchanges;
     /// anything else without an amount is an error.
-    fn missing_amount(
-        &self,
-        record: &StringRecord,
-        currency: Currency,
-    ) -> Result<RowMoney, RowError> {
+    fn missing_amount(&self, record: &Record, currency: Currency) -> Result<RowMoney, RowError> {
         let columns = &self.source.plan.columns;
         let exchanged = [columns.exchange_out, columns.exchange_in]
             .into_iter()
@@ -989,88 +1118,7 @@ impl<'a> RowReader<'a> {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        &mut self,
-        record: &StringRecord,
-        line: u64,
-        booked_date: chrono::NaiveDate,
-        booked_time: Option<chrono::NaiveTime>,
-        money: RowMoney,
-        class: TransactionClass,
-        exclusion: Option<Exclusion>,
-    ) -> Result<(Transaction, RowIdentity), RowError> {
-        let source = self.source;
-        let plan = &source.plan;
-        let columns = &plan.columns;
-        let owned = |index: Option<usize>| cell(record, index).map(str::to_string);
-
-        let vendor_raw = owned(columns.vendor).or_else(|| owned(columns.description));
-        let memo = match (
-            columns.vendor.is_some(),
-            owned(columns.description),
-            owned(columns.memo),
-        ) {
-            (true, Some(description), Some(memo)) if description != memo => {
-                Some(format!("{description} | {memo}"))
-            }
-            (true, Some(description), _) => Some(description),
-            (_, _, memo) => memo,
-        };
-        let vendor = vendor_raw
-            .as_deref()
-            .map(|raw| self.vendors.get(raw, normalize_vendor))
-            .filter(|v| !v.is_empty())
-            .cloned();
-        let category_raw = owned(columns.category);
-        let account = owned(columns.account).or_else(|| self.current_section.clone());
-        let category = self.categorizer.categorize(
-            category_raw.as_deref(),
-            account.as_deref(),
-            memo.as_deref(),
-            vendor.as_deref(),
-        );
-        let external_id = owned(columns.id);
-        let card_last4 = cell(record, columns.card).and_then(last_four);
-        let payment_method = owned(columns.payment_method);
-        let employee = owned(columns.employee);
-        let department = owned(columns.department);
-        let original_amount = self.original_amount(record)?;
-        let (transaction_id, identity) = self.identity(record, external_id.as_deref());
-
-        let transaction = Transaction {
-            schema_version: TRANSACTION_SCHEMA_VERSION,
-            tenant_id: source.config.tenant.clone(),
-            transaction_id,
-            source: SourceRef {
-                kind: SourceKind::Csv,
-                format: self.format.clone(),
-                name: source.name.clone(),
-                line: Some(line),
-                external_id,
-            },
-            booked_date,
-            booked_time,
-            amount: money.amount,
-            original_amount: original_amount.filter(|o| o.currency() != money.amount.currency()),
-            class,
-            exclusion,
-            vendor_raw,
-            vendor,
-            category_raw,
-            category,
-            account,
-            memo,
-            payment_method,
-            card_last4,
-            employee,
-            department,
-            ingested_at: source.config.ingested_at,
-        };
-        Ok((transaction, identity))
-    }
-
-    fn original_amount(&self, record: &StringRecord) -> Result<Option<Money>, RowError> {
+    fn original_amount(&self, record: &Record) -> Result<Option<Money>, RowError> {
         let columns = &self.source.plan.columns;
         let (Some(text), Some(code)) = (
             cell(record, columns.original_amount),
@@ -1088,11 +1136,7 @@ impl<'a> RowReader<'a> {
     /// The row's stable id, derived from its own id when the source has one, else from its
     /// content, as the first of identical rows; [`Occurrences::settle`] renumbers the others,
     /// so two genuine identical payments stay two.
-    fn identity(
-        &self,
-        record: &StringRecord,
-        external_id: Option<&str>,
-    ) -> (TransactionId, RowIdentity) {
+    fn identity(&self, record: &Record, external_id: Option<&str>) -> (DerivedId, RowIdentity) {
         let plan = &self.source.plan;
         // The day only matters to [`Occurrences`] when dates come in runs.
         let day_hash = plan.date_runs_contiguous.then(|| {
@@ -1105,7 +1149,7 @@ impl<'a> RowReader<'a> {
             .is_none()
             .then(|| record.iter().map(trim).collect::<Vec<_>>().join("\u{1f}"));
         let text = external_id.or(content.as_deref()).unwrap_or_default();
-        let id = TransactionId::derive(&self.source.config.tenant, SourceKind::Csv.code(), &[text]);
+        let id = DerivedId::new(&self.source.config.tenant, SourceKind::Csv.code(), &[text]);
         let identity = RowIdentity {
             hash: identity_hash(text),
             date_key: day_hash.unwrap_or_default(),
@@ -1115,11 +1159,8 @@ impl<'a> RowReader<'a> {
     }
 }
 
-fn skipped(line: u64, exclusion: Exclusion) -> PendingOutcome {
-    PendingOutcome {
-        outcome: RowOutcome::Skipped { line, exclusion },
-        identity: None,
-    }
+fn skipped<'r>(line: u64, exclusion: Exclusion) -> RowRead<'r> {
+    RowRead::Other(RowOutcome::Skipped { line, exclusion })
 }
 
 /// A 64-bit hash for the occurrence counter. A collision only shares a counter between two
@@ -1147,9 +1188,15 @@ fn push_lowercase(buffer: &mut String, text: &str) {
     }
 }
 
-fn last_four(card: &str) -> Option<String> {
+/// The last four digits of a card number cell, whatever separates them; borrowed when the
+/// cell ends with them.
+fn last_four(card: &str) -> Option<Cow<'_, str>> {
+    let tail = card.len().checked_sub(4).and_then(|at| card.get(at..));
+    if let Some(tail) = tail.filter(|t| t.bytes().all(|b| b.is_ascii_digit())) {
+        return Some(Cow::Borrowed(tail));
+    }
     let digits: String = card.chars().filter(char::is_ascii_digit).collect();
-    (digits.len() >= 4).then(|| digits[digits.len() - 4..].to_string())
+    (digits.len() >= 4).then(|| Cow::Owned(digits[digits.len() - 4..].to_string()))
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -135,6 +135,8 @@ struct Token {
     /// The separator right after this word contains `.` (`No. 12`).
     dot_after: bool,
     keep: bool,
+    /// A kept word that is one of [`FILLER_WORDS`] (set by [`drop_filler_words`]).
+    filler: bool,
 }
 
 impl Token {
@@ -345,42 +347,53 @@ fn drop_store_numbers(raw: &str, tokens: &mut [Token]) {
 
 /// Step 5: legal forms and filler words, unless they are all the name has.
 fn drop_filler_words(raw: &str, tokens: &mut [Token]) {
-    let has_substance = tokens
-        .iter()
-        .any(|token| token.keep && !is_any_of(token.text(raw), FILLER_WORDS));
+    // Each kept word is looked up once; `filler` remembers the answer for the second loop.
+    let mut has_substance = false;
+    for token in tokens.iter_mut().filter(|token| token.keep) {
+        token.filler = is_any_of(token.text(raw), FILLER_WORDS);
+        has_substance |= !token.filler;
+    }
     if !has_substance {
         return;
     }
-    for token in tokens.iter_mut() {
-        if token.keep && is_any_of(token.text(raw), FILLER_WORDS) {
-            token.keep = false;
-        }
+    for token in tokens.iter_mut().filter(|token| token.filler) {
+        token.keep = false;
     }
 }
 
 /// Step 6 and output: applies [`BRAND_ALIASES`], then joins the kept words in lowercase.
 fn render(raw: &str, tokens: &[Token]) -> String {
+    let kept = tokens
+        .iter()
+        .filter(|token| token.keep)
+        .map(|token| token.text(raw));
+    let Some(first) = kept.clone().next() else {
+        return String::new();
+    };
     for (prefix, alias) in BRAND_ALIASES {
-        let mut kept = tokens.iter().filter(|token| token.keep);
+        // Most names share no first word with any alias: rejected on it alone.
+        if !prefix[0].eq_ignore_ascii_case(first) {
+            continue;
+        }
+        let mut words = kept.clone();
         let matches = prefix.iter().all(|expected| {
-            kept.next()
-                .is_some_and(|token| token.text(raw).eq_ignore_ascii_case(expected))
+            words
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case(expected))
         });
         if matches {
             return (*alias).to_owned();
         }
     }
     let mut key = String::with_capacity(raw.len());
-    for token in tokens.iter().filter(|token| token.keep) {
+    for word in kept {
         if !key.is_empty() {
             key.push(' ');
         }
-        let word = token.text(raw);
         if word.is_ascii() {
-            key.extend(
-                word.bytes()
-                    .map(|byte| char::from(byte.to_ascii_lowercase())),
-            );
+            let start = key.len();
+            key.push_str(word);
+            key[start..].make_ascii_lowercase();
         } else {
             key.extend(word.chars().flat_map(char::to_lowercase));
         }
