@@ -222,6 +222,55 @@ impl Money {
     /// Extra fractional digits are accepted only when they are zeros (`12.300` USD), so no
     /// value is ever rounded silently.
     pub fn from_decimal_str(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        match Self::from_short_decimal(text.as_bytes(), currency) {
+            Some(money) => Ok(money),
+            None => Self::from_any_decimal(text, currency),
+        }
+    }
+
+    /// [`Self::from_decimal_str`]'s usual case in one pass: an optional `-`, digits, and at
+    /// most the currency's minor digits after a point, short enough that no overflow is
+    /// possible. `None` sends anything else (signs, spaces, extra zeros, errors) to the general
+    /// path. Why: every amount of every import and every decoded record is read here.
+    fn from_short_decimal(bytes: &[u8], currency: Currency) -> Option<Self> {
+        let (negative, digits) = match bytes.split_first()? {
+            (b'-', rest) => (true, rest),
+            _ => (false, bytes),
+        };
+        let minor_digits = usize::from(currency.minor_digits());
+        // 10^18 < i64::MAX: this many digits, scaled up to the minor unit, cannot overflow.
+        if digits.len() + minor_digits > 18 {
+            return None;
+        }
+        let mut minor: i64 = 0;
+        let mut seen_digit = false;
+        let mut fraction_len: Option<usize> = None;
+        for &byte in digits {
+            match byte {
+                b'0'..=b'9' => {
+                    minor = minor * 10 + i64::from(byte - b'0');
+                    seen_digit = true;
+                    if let Some(len) = &mut fraction_len {
+                        *len += 1;
+                    }
+                }
+                b'.' if fraction_len.is_none() => fraction_len = Some(0),
+                _ => return None,
+            }
+        }
+        let fraction_len = fraction_len.unwrap_or(0);
+        if !seen_digit || fraction_len > minor_digits {
+            return None;
+        }
+        let minor = minor * 10_i64.pow((minor_digits - fraction_len) as u32);
+        Some(Money::from_minor(
+            if negative { -minor } else { minor },
+            currency,
+        ))
+    }
+
+    /// [`Self::from_decimal_str`] for any input.
+    fn from_any_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let trimmed = text.trim();
         let (negative, unsigned) = match trimmed.as_bytes().first() {
             Some(b'-') => (true, &trimmed[1..]),
@@ -409,6 +458,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_short_path_reads_as_the_general_one(
+            text in "[-+ ]?[0-9]{0,19}(\\.[0-9]{0,6})?\\.?",
+            code in prop::sample::select(vec!["JPY", "USD", "BHD", "CLF"]),
+        ) {
+            let currency = Currency::new(code).unwrap();
+            if let Some(short) = Money::from_short_decimal(text.as_bytes(), currency) {
+                prop_assert_eq!(Ok(short), Money::from_any_decimal(&text, currency));
+            }
+            prop_assert_eq!(
+                Money::from_decimal_str(&text, currency).ok(),
+                Money::from_any_decimal(&text, currency).ok()
+            );
+        }
+
         #[test]
         fn decimal_round_trip(minor in any::<i64>().prop_filter("not min", |m| *m != i64::MIN),
                               code in prop::sample::select(vec!["JPY", "USD", "BHD", "CLF"])) {
