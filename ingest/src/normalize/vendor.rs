@@ -122,7 +122,7 @@ const INLINE_TOKENS: usize = 32;
 
 /// One word of the raw descriptor, as a byte range into it, with what its neighbouring
 /// separators signal.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Token {
     start: usize,
     end: usize,
@@ -167,6 +167,64 @@ pub fn normalize_vendor(raw: &str) -> String {
 /// Splits `raw` into words, writing as many as fit into `tokens`, and returns how many words
 /// there are in total so the caller can retry with a large enough buffer.
 fn tokenize(raw: &str, tokens: &mut [Token]) -> usize {
+    if raw.is_ascii() {
+        tokenize_ascii(raw.as_bytes(), tokens)
+    } else {
+        tokenize_characters(raw, tokens)
+    }
+}
+
+/// [`tokenize_characters`] for ASCII text, a word at a time rather than a character at a time
+/// (the per-character loop was a quarter of normalising a new descriptor).
+fn tokenize_ascii(raw: &[u8], tokens: &mut [Token]) -> usize {
+    let mut count = 0;
+    let mut star_seen = false;
+    let mut hash_in_gap = false;
+    let mut at = 0;
+    while let Some(&byte) = raw.get(at) {
+        if byte.is_ascii_alphanumeric() {
+            let end = raw[at..]
+                .iter()
+                .position(|b| !b.is_ascii_alphanumeric())
+                .map_or(raw.len(), |i| at + i);
+            if let Some(slot) = tokens.get_mut(count) {
+                *slot = Token {
+                    start: at,
+                    end,
+                    after_star: star_seen,
+                    hash_before: hash_in_gap,
+                    keep: true,
+                    ..Token::default()
+                };
+            }
+            count += 1;
+            hash_in_gap = false;
+            at = end;
+            continue;
+        }
+        let previous = count.checked_sub(1).and_then(|last| tokens.get_mut(last));
+        match byte {
+            b'*' => {
+                star_seen = true;
+                if let Some(previous) = previous {
+                    previous.star_after = true;
+                }
+            }
+            b'.' => {
+                if let Some(previous) = previous {
+                    previous.dot_after = true;
+                }
+            }
+            b'#' => hash_in_gap = true,
+            _ => {}
+        }
+        at += 1;
+    }
+    count
+}
+
+/// [`tokenize`] for any text, character by character.
+fn tokenize_characters(raw: &str, tokens: &mut [Token]) -> usize {
     let mut count = 0;
     let mut word_start: Option<usize> = None;
     let mut star_seen = false;
@@ -232,6 +290,45 @@ fn is_any_of(word: &str, list: &[&str]) -> bool {
     list.iter()
         .any(|candidate| candidate.eq_ignore_ascii_case(word))
 }
+
+/// Whether `word` is one of [`FILLER_WORDS`], compared case-blind.
+///
+/// Asked of every word of every new descriptor: a word whose length or first letter no filler
+/// word has (most words) is answered without comparing it to the list.
+fn is_filler(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    let (Some(&first), true) = (bytes.first(), bytes.len() < 32) else {
+        return false;
+    };
+    FILLER_LENGTHS & (1 << bytes.len()) != 0
+        && FILLER_FIRST_BYTES[usize::from(first)]
+        && is_any_of(word, FILLER_WORDS)
+}
+
+/// Bit `n` is set when a filler word has `n` bytes (all are shorter than 32).
+const FILLER_LENGTHS: u32 = {
+    let mut lengths = 0;
+    let mut i = 0;
+    while i < FILLER_WORDS.len() {
+        assert!(FILLER_WORDS[i].len() < 32);
+        lengths |= 1 << FILLER_WORDS[i].len();
+        i += 1;
+    }
+    lengths
+};
+
+/// The first bytes of the filler words, in both cases.
+const FILLER_FIRST_BYTES: [bool; 256] = {
+    let mut first = [false; 256];
+    let mut i = 0;
+    while i < FILLER_WORDS.len() {
+        let byte = FILLER_WORDS[i].as_bytes()[0];
+        first[byte.to_ascii_lowercase() as usize] = true;
+        first[byte.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    first
+};
 
 fn is_all_digits(word: &str) -> bool {
     !word.is_empty() && word.bytes().all(|byte| byte.is_ascii_digit())
@@ -350,7 +447,7 @@ fn drop_filler_words(raw: &str, tokens: &mut [Token]) {
     // Each kept word is looked up once; `filler` remembers the answer for the second loop.
     let mut has_substance = false;
     for token in tokens.iter_mut().filter(|token| token.keep) {
-        token.filler = is_any_of(token.text(raw), FILLER_WORDS);
+        token.filler = is_filler(token.text(raw));
         has_substance |= !token.filler;
     }
     if !has_substance {
@@ -427,6 +524,48 @@ mod tests {
         assert_eq!(normalize_vendor(""), "");
         assert_eq!(normalize_vendor("  *** // -- "), "");
         assert_eq!(normalize_vendor("#1234"), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_words_are_the_character_loops(raw in "[a-zA-Z0-9*.# /&'-]{0,40}") {
+            let (mut by_word, mut by_character) = ([Token::default(); 8], [Token::default(); 8]);
+            proptest::prop_assert_eq!(
+                tokenize_ascii(raw.as_bytes(), &mut by_word),
+                tokenize_characters(&raw, &mut by_character)
+            );
+            proptest::prop_assert_eq!(by_word, by_character);
+        }
+    }
+
+    #[test]
+    fn filler_words_are_found_by_the_quick_check_in_any_case() {
+        for word in FILLER_WORDS {
+            for cased in [word.to_string(), word.to_uppercase(), capitalised(word)] {
+                assert!(is_filler(&cased), "{cased}");
+            }
+        }
+        for word in [
+            "",
+            "inc",
+            "the",
+            "limitedx",
+            "Ltd.",
+            "corps",
+            "l1",
+            "ü",
+            "services1",
+        ] {
+            assert_eq!(is_filler(word), is_any_of(word, FILLER_WORDS), "{word}");
+        }
+    }
+
+    fn capitalised(word: &str) -> String {
+        let mut chars = word.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
     }
 
     #[test]
