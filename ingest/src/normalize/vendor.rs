@@ -177,9 +177,7 @@ fn tokenize(raw: &str, tokens: &mut [Token]) -> usize {
 /// [`tokenize_characters`] for ASCII text, a word at a time rather than a character at a time
 /// (the per-character loop was a quarter of normalising a new descriptor).
 fn tokenize_ascii(raw: &[u8], tokens: &mut [Token]) -> usize {
-    let mut count = 0;
-    let mut star_seen = false;
-    let mut hash_in_gap = false;
+    let mut words = Words::new(tokens);
     let mut at = 0;
     while let Some(&byte) = raw.get(at) {
         if byte.is_ascii_alphanumeric() {
@@ -187,71 +185,80 @@ fn tokenize_ascii(raw: &[u8], tokens: &mut [Token]) -> usize {
                 .iter()
                 .position(|b| !b.is_ascii_alphanumeric())
                 .map_or(raw.len(), |i| at + i);
-            if let Some(slot) = tokens.get_mut(count) {
-                *slot = Token {
-                    start: at,
-                    end,
-                    after_star: star_seen,
-                    hash_before: hash_in_gap,
-                    keep: true,
-                    ..Token::default()
-                };
-            }
-            count += 1;
-            hash_in_gap = false;
+            words.word(at, end);
             at = end;
             continue;
         }
-        let previous = count.checked_sub(1).and_then(|last| tokens.get_mut(last));
-        match byte {
-            b'*' => {
-                star_seen = true;
-                if let Some(previous) = previous {
-                    previous.star_after = true;
-                }
-            }
-            b'.' => {
-                if let Some(previous) = previous {
-                    previous.dot_after = true;
-                }
-            }
-            b'#' => hash_in_gap = true,
-            _ => {}
-        }
+        words.separator(char::from(byte));
         at += 1;
     }
-    count
+    words.count
 }
 
 /// [`tokenize`] for any text, character by character.
 fn tokenize_characters(raw: &str, tokens: &mut [Token]) -> usize {
-    let mut count = 0;
+    let mut words = Words::new(tokens);
     let mut word_start: Option<usize> = None;
-    let mut star_seen = false;
-    let mut hash_in_gap = false;
     for (index, character) in raw.char_indices() {
         if character.is_alphanumeric() {
             word_start.get_or_insert(index);
             continue;
         }
         if let Some(start) = word_start.take() {
-            if let Some(slot) = tokens.get_mut(count) {
-                *slot = Token {
-                    start,
-                    end: index,
-                    after_star: star_seen,
-                    hash_before: hash_in_gap,
-                    keep: true,
-                    ..Token::default()
-                };
-            }
-            count += 1;
-            hash_in_gap = false;
+            words.word(start, index);
         }
-        let previous = count.checked_sub(1).and_then(|last| tokens.get_mut(last));
+        words.separator(character);
+    }
+    if let Some(start) = word_start {
+        words.word(start, raw.len());
+    }
+    words.count
+}
+
+/// The words found so far, and what the separators between them signalled.
+struct Words<'t> {
+    tokens: &'t mut [Token],
+    /// Words found, including those past the end of `tokens`.
+    count: usize,
+    star_seen: bool,
+    hash_in_gap: bool,
+}
+
+impl<'t> Words<'t> {
+    fn new(tokens: &'t mut [Token]) -> Self {
+        Words {
+            tokens,
+            count: 0,
+            star_seen: false,
+            hash_in_gap: false,
+        }
+    }
+
+    /// The word `start..end`, written when there is room for it.
+    fn word(&mut self, start: usize, end: usize) {
+        if let Some(slot) = self.tokens.get_mut(self.count) {
+            *slot = Token {
+                start,
+                end,
+                after_star: self.star_seen,
+                hash_before: self.hash_in_gap,
+                keep: true,
+                ..Token::default()
+            };
+        }
+        self.count += 1;
+        self.hash_in_gap = false;
+    }
+
+    /// A character between words.
+    fn separator(&mut self, character: char) {
+        let previous = self
+            .count
+            .checked_sub(1)
+            .and_then(|last| self.tokens.get_mut(last));
         match character {
             '*' => {
-                star_seen = true;
+                self.star_seen = true;
                 if let Some(previous) = previous {
                     previous.star_after = true;
                 }
@@ -261,21 +268,10 @@ fn tokenize_characters(raw: &str, tokens: &mut [Token]) -> usize {
                     previous.dot_after = true;
                 }
             }
-            '#' => hash_in_gap = true,
+            '#' => self.hash_in_gap = true,
             _ => {}
         }
     }
-    if let Some((start, slot)) = word_start.zip(tokens.get_mut(count)) {
-        *slot = Token {
-            start,
-            end: raw.len(),
-            after_star: star_seen,
-            hash_before: hash_in_gap,
-            keep: true,
-            ..Token::default()
-        };
-    }
-    count + usize::from(word_start.is_some())
 }
 
 fn normalize_tokens(raw: &str, tokens: &mut [Token]) -> String {
