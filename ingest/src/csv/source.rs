@@ -612,17 +612,13 @@ impl Iterator for Rows<'_> {
     type Item = Result<RowOutcome, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_read().map(|read| {
-            read.map(|read| match read {
-                RowRead::Transaction(view, _) => RowRead::owned(view),
-                RowRead::Other(outcome) => outcome,
-            })
-        })
+        self.next_read()
+            .map(|read| read.map(|read| PendingOutcome::from(read).outcome))
     }
 }
 
 /// A row of pass 2 as read, borrowing the record and the reader's memos: the transaction path
-/// makes it owned ([`RowRead::owned`]), the Arrow path copies it straight into the columns.
+/// makes it owned (into a [`PendingOutcome`]), the Arrow path copies it straight into the columns.
 ///
 /// Why: an owned transaction is a dozen heap strings per row, which the Arrow path only
 /// copied again and dropped.
@@ -636,13 +632,24 @@ pub(crate) enum RowRead<'r> {
     Other(RowOutcome),
 }
 
-impl RowRead<'_> {
-    /// The owned transaction of a view read from a row.
-    fn owned(view: TransactionView<'_>) -> RowOutcome {
-        let transaction = view
-            .into_transaction()
-            .expect("a row's tenant is validated and its id derived");
-        RowOutcome::Transaction(Box::new(transaction))
+impl From<RowRead<'_>> for PendingOutcome {
+    /// The row with its transaction owned.
+    fn from(read: RowRead<'_>) -> Self {
+        match read {
+            RowRead::Transaction(view, identity) => {
+                let transaction = view
+                    .into_transaction()
+                    .expect("a row's tenant is validated and its id derived");
+                PendingOutcome {
+                    outcome: RowOutcome::Transaction(Box::new(transaction)),
+                    identity: Some(identity),
+                }
+            }
+            RowRead::Other(outcome) => PendingOutcome {
+                outcome,
+                identity: None,
+            },
+        }
     }
 }
 
@@ -793,16 +800,7 @@ impl<'a> RowReader<'a> {
 
     /// The outcome of the non-blank `record` starting on `line`.
     pub(crate) fn outcome(&mut self, record: &Record, line: u64) -> PendingOutcome {
-        match self.read(record, line) {
-            RowRead::Transaction(view, identity) => PendingOutcome {
-                outcome: RowRead::owned(view),
-                identity: Some(identity),
-            },
-            RowRead::Other(outcome) => PendingOutcome {
-                outcome,
-                identity: None,
-            },
-        }
+        self.read(record, line).into()
     }
 
     /// The non-blank `record` starting on `line`, read without copying its texts.
