@@ -13,8 +13,11 @@
 //! and anything outside its fast path — a date outside years 0–9999, a leap second — goes
 //! through serde_json itself.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 
+use crate::view::{TransactionView, ViewError};
 use crate::{Money, Transaction};
 
 /// Errors from decoding wire records.
@@ -39,23 +42,56 @@ pub fn encode_transaction(tx: &Transaction) -> Vec<u8> {
 /// buffer for every record.
 pub fn encode_transaction_into(tx: &Transaction, out: &mut Vec<u8>) {
     let start = out.len();
-    if write_transaction(tx, out).is_none() {
+    if write_transaction(&tx.view(), out).is_none() {
         out.truncate(start);
         // Serialising these types cannot fail: every field is a plain value or string.
         let _ = serde_json::to_writer(&mut *out, tx);
     }
 }
 
-/// Writes the fast path's JSON; `None` when a value needs serde_json's general formatting.
-fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
+/// Appends the JSON of a transaction held as a view — the same bytes as
+/// [`encode_transaction_into`] of its owned transaction, without building one — and returns
+/// where in `out` the transaction id's text starts (its 35 characters can be overwritten in
+/// place by another id: the connector renumbers identical rows after encoding them).
+///
+/// Fails only when the view's ids are not valid ids and a value needs serde_json's general
+/// formatting (a date outside years 0–9999, a leap second).
+pub fn encode_view_into(view: &TransactionView<'_>, out: &mut Vec<u8>) -> Result<usize, ViewError> {
+    let start = out.len();
+    if let Some(id_at) = write_transaction(view, out) {
+        return Ok(id_at);
+    }
+    out.truncate(start);
+    let tx = view.clone().into_transaction()?;
+    // serde_json writes the fields in the same order and the same bytes before the id (the
+    // fast path only gives up on later fields), so the id is where the fast path put it.
+    let _ = serde_json::to_writer(&mut *out, &tx);
+    Ok(start + id_offset(view))
+}
+
+/// Where the transaction id's text starts in a record the fast path writes.
+fn id_offset(view: &TransactionView<'_>) -> usize {
+    let mut prefix = Vec::with_capacity(64);
+    write_prefix(view, &mut prefix)
+}
+
+/// The record up to the transaction id's text, which starts at the returned offset.
+fn write_prefix(view: &TransactionView<'_>, out: &mut Vec<u8>) -> usize {
     out.extend_from_slice(b"{\"schema_version\":");
-    write_digits(u64::from(tx.schema_version), 1, out);
+    write_digits(u64::from(view.schema_version), 1, out);
     out.extend_from_slice(b",\"tenant_id\":");
-    write_str(tx.tenant_id.as_str(), out);
+    write_str(&view.tenant_id, out);
     out.extend_from_slice(b",\"transaction_id\":");
-    write_str(tx.transaction_id.as_str(), out);
+    out.len() + 1
+}
+
+/// Writes the fast path's JSON and returns where the transaction id's text starts; `None`
+/// when a value needs serde_json's general formatting.
+fn write_transaction(tx: &TransactionView<'_>, out: &mut Vec<u8>) -> Option<usize> {
+    let id_at = write_prefix(tx, out);
+    write_str(&tx.transaction_id, out);
     out.extend_from_slice(b",\"source\":{\"kind\":");
-    write_str(tx.source.kind.code(), out);
+    write_code(tx.source.kind.code(), out);
     out.extend_from_slice(b",\"format\":");
     write_str(&tx.source.format, out);
     out.extend_from_slice(b",\"name\":");
@@ -79,34 +115,34 @@ fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"amount\":");
-    write_money(&tx.amount, out)?;
+    write_money(&tx.amount.0, out)?;
     out.extend_from_slice(b",\"original_amount\":");
     match &tx.original_amount {
-        Some(money) => write_money(money, out)?,
+        Some(money) => write_money(&money.0, out)?,
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"class\":");
-    write_str(tx.class.code(), out);
+    write_code(tx.class.code(), out);
     out.extend_from_slice(b",\"exclusion\":");
     match &tx.exclusion {
         Some(exclusion) => {
             out.extend_from_slice(b"{\"reason\":");
-            write_str(exclusion.reason.code(), out);
+            write_code(exclusion.reason.code(), out);
             out.extend_from_slice(b",\"detail\":");
             write_str(&exclusion.detail, out);
             out.push(b'}');
         }
         None => out.extend_from_slice(b"null"),
     }
-    let texts: [(&[u8], &Option<String>); 3] = [
+    let texts: [(&[u8], &Option<Cow<'_, str>>); 3] = [
         (b",\"vendor_raw\":", &tx.vendor_raw),
         (b",\"vendor\":", &tx.vendor),
         (b",\"category_raw\":", &tx.category_raw),
     ];
     write_optional_fields(&texts, out);
     out.extend_from_slice(b",\"category\":");
-    write_str(tx.category.code(), out);
-    let texts: [(&[u8], &Option<String>); 6] = [
+    write_code(tx.category.code(), out);
+    let texts: [(&[u8], &Option<Cow<'_, str>>); 6] = [
         (b",\"account\":", &tx.account),
         (b",\"memo\":", &tx.memo),
         (b",\"payment_method\":", &tx.payment_method),
@@ -118,10 +154,10 @@ fn write_transaction(tx: &Transaction, out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(b",\"ingested_at\":\"");
     write_timestamp(&tx.ingested_at, out)?;
     out.extend_from_slice(b"\"}");
-    Some(())
+    Some(id_at)
 }
 
-fn write_optional_fields(fields: &[(&[u8], &Option<String>)], out: &mut Vec<u8>) {
+fn write_optional_fields(fields: &[(&[u8], &Option<Cow<'_, str>>)], out: &mut Vec<u8>) {
     for (name, value) in fields {
         out.extend_from_slice(name);
         write_optional_str(value.as_deref(), out);
@@ -145,6 +181,15 @@ fn write_str(text: &str, out: &mut Vec<u8>) {
     } else {
         let _ = serde_json::to_writer(&mut *out, text);
     }
+}
+
+/// A JSON string of one of our own codes (a class, category, currency…): lowercase or
+/// uppercase ASCII letters and `_`, which never need escaping.
+fn write_code(code: &str, out: &mut Vec<u8>) {
+    debug_assert!(first_escaped(code.as_bytes()).is_none(), "{code}");
+    out.push(b'"');
+    out.extend_from_slice(code.as_bytes());
+    out.push(b'"');
 }
 
 /// Where the first byte JSON escapes is (a quote, a backslash, a control), if any.
@@ -173,10 +218,33 @@ pub(crate) fn first_escaped(bytes: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    let rest = chunks.remainder();
-    let mut word = [b' '; 8]; // padding that never needs escaping
-    word[..rest.len()].copy_from_slice(rest);
-    first(flags(u64::from_le_bytes(word))).map(|offset| at + offset)
+    if chunks.remainder().is_empty() {
+        return None;
+    }
+    // The last eight bytes, overlapping bytes already found clean, so the lowest flag is
+    // still exact (a copy of the remainder into a padded word was a `memcpy` call per string).
+    let Some(tail_at) = bytes.len().checked_sub(8) else {
+        return bytes
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[tail_at..]);
+    first(flags(u64::from_le_bytes(word))).map(|offset| tail_at + offset)
+}
+
+/// "00" to "99": digits are written two at a time (a division per pair instead of per digit).
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// The two digits of `value` (below 100).
+fn pair(value: u64) -> [u8; 2] {
+    let at = 2 * value as usize;
+    [PAIRS[at], PAIRS[at + 1]]
 }
 
 /// `value` in decimal, zero-padded to at least `width` digits (at most 20).
@@ -184,13 +252,17 @@ fn write_digits(value: u64, width: usize, out: &mut Vec<u8>) {
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
     let mut rest = value;
-    loop {
+    while rest >= 100 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&pair(rest % 100));
+        rest /= 100;
+    }
+    if rest >= 10 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&pair(rest));
+    } else {
         at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+        digits[at] = b'0' + rest as u8;
     }
     let start = at.min(digits.len().saturating_sub(width));
     out.extend_from_slice(&digits[start..]);
@@ -213,7 +285,7 @@ fn write_money(money: &Money, out: &mut Vec<u8>) -> Option<()> {
         write_digits(magnitude % scale, digits as usize, out);
     }
     out.extend_from_slice(b"\",\"currency\":");
-    write_str(money.currency().code(), out);
+    write_code(money.currency().code(), out);
     out.push(b'}');
     Some(())
 }
@@ -221,11 +293,11 @@ fn write_money(money: &Money, out: &mut Vec<u8>) -> Option<()> {
 /// `YYYY-MM-DD`, as chrono displays dates of years 0–9999 (others are signed: `None`).
 fn write_date(date: NaiveDate, out: &mut Vec<u8>) -> Option<()> {
     let year = u64::try_from(date.year()).ok().filter(|&y| y <= 9999)?;
-    write_digits(year, 4, out);
-    out.push(b'-');
-    write_digits(u64::from(date.month()), 2, out);
-    out.push(b'-');
-    write_digits(u64::from(date.day()), 2, out);
+    let [c0, c1] = pair(year / 100);
+    let [y0, y1] = pair(year % 100);
+    let [m0, m1] = pair(u64::from(date.month()));
+    let [d0, d1] = pair(u64::from(date.day()));
+    out.extend_from_slice(&[c0, c1, y0, y1, b'-', m0, m1, b'-', d0, d1]);
     Some(())
 }
 
@@ -234,11 +306,10 @@ fn write_whole_seconds(time: NaiveTime, out: &mut Vec<u8>) -> Option<()> {
     if time.nanosecond() != 0 {
         return None;
     }
-    write_digits(u64::from(time.hour()), 2, out);
-    out.push(b':');
-    write_digits(u64::from(time.minute()), 2, out);
-    out.push(b':');
-    write_digits(u64::from(time.second()), 2, out);
+    let [h0, h1] = pair(u64::from(time.hour()));
+    let [m0, m1] = pair(u64::from(time.minute()));
+    let [s0, s1] = pair(u64::from(time.second()));
+    out.extend_from_slice(&[h0, h1, b':', m0, m1, b':', s0, s1]);
     Some(())
 }
 
@@ -309,6 +380,39 @@ mod tests {
         }
     }
 
+    /// Every code `write_code` writes needs no escaping (`write_code` does not check).
+    #[test]
+    fn codes_need_no_escaping() {
+        use crate::{Category, ExclusionReason, SourceKind, TransactionClass};
+        let kinds = [
+            SourceKind::Csv,
+            SourceKind::Quickbooks,
+            SourceKind::Xero,
+            SourceKind::Sheets,
+        ];
+        let classes = [
+            TransactionClass::Spend,
+            TransactionClass::Credit,
+            TransactionClass::Excluded,
+        ];
+        let codes = kinds
+            .iter()
+            .map(|k| k.code())
+            .chain(classes.iter().map(|c| c.code()))
+            .chain(Category::ALL.iter().map(|c| c.code()))
+            .chain(ExclusionReason::ALL.iter().map(|r| r.code()));
+        for code in codes {
+            assert!(
+                !code.is_empty() && first_escaped(code.as_bytes()).is_none(),
+                "{code}"
+            );
+        }
+        for code in ["USD", "GBP", "JPY", "BHD"] {
+            let currency = crate::Currency::new(code).unwrap();
+            assert_eq!(first_escaped(currency.code().as_bytes()), None);
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn first_escaped_agrees_with_a_byte_by_byte_scan(bytes: Vec<u8>, plain in 0usize..40) {
@@ -318,6 +422,16 @@ mod tests {
             let mut prefixed = vec![b'x'; plain];
             prefixed.extend_from_slice(&bytes);
             proptest::prop_assert_eq!(first_escaped(&prefixed), simple(&prefixed));
+        }
+
+        #[test]
+        fn digits_are_written_as_format_writes_them(value: u64, width in 0usize..22, small in 0u64..1_000) {
+            for value in [value, small] {
+                let mut out = b"x".to_vec();
+                write_digits(value, width, &mut out);
+                let expected = format!("x{value:0width$}", width = width.min(20));
+                proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
+            }
         }
     }
 }

@@ -238,6 +238,29 @@ proptest! {
         from_owned.append(&tx);
         prop_assert_eq!(from_view.finish().unwrap(), from_owned.finish().unwrap());
     }
+
+    /// Encoding the view writes the owned transaction's bytes, and the offset it returns is
+    /// where the id is: overwriting it there gives the record of the transaction with that id.
+    #[test]
+    fn the_view_encoder_writes_the_same_bytes_and_finds_the_id(tx in any_transaction(), before in 0usize..3) {
+        assert_view_encoding(&tx, before);
+    }
+}
+
+fn assert_view_encoding(tx: &verocta_schemas::Transaction, before: usize) {
+    let mut buffer = b"kept".repeat(before);
+    let id_at = verocta_schemas::wire::encode_view_into(&tx.view(), &mut buffer).unwrap();
+    assert_eq!(&buffer[..4 * before], &b"kept".repeat(before)[..]);
+    assert_eq!(&buffer[4 * before..], &encode_transaction(tx)[..]);
+    assert_eq!(
+        &buffer[id_at..id_at + 35],
+        tx.transaction_id.as_str().as_bytes()
+    );
+    let other = verocta_schemas::TransactionId::derive(&tx.tenant_id, "csv", &["another"]);
+    buffer[id_at..id_at + 35].copy_from_slice(other.as_str().as_bytes());
+    let mut renumbered = tx.clone();
+    renumbered.transaction_id = other;
+    assert_eq!(&buffer[4 * before..], &encode_transaction(&renumbered)[..]);
 }
 
 #[test]
@@ -256,6 +279,7 @@ fn dates_beyond_year_9999_and_leap_seconds_take_serde_json() {
     verocta_schemas::wire::encode_transaction_into(&tx, &mut buffer);
     assert_eq!(&buffer[..4], b"kept");
     assert_eq!(&buffer[4..], &encoded[..]);
+    assert_view_encoding(&tx, 1);
 }
 
 /// The checked-in JSON Schema is what the code generates. Run with `UPDATE_SCHEMAS=1` to
