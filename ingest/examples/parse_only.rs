@@ -1,5 +1,8 @@
-//! Times the CSV connector alone: `import_file` on one file, every transaction built and
-//! dropped, no Arrow and no Kafka. Prints rows/s on stderr; best of three runs.
+//! Times the CSV connector alone on one file, no Kafka: `import_file` (every transaction built
+//! and dropped), `import_file_arrow` (`arrow`) or `import_file_encoded` (`json`: each
+//! transaction as its Kafka payload; `transactions-json` is the way there before it: each
+//! transaction built, then encoded on the calling thread). Prints rows/s on stderr; best of
+//! three runs.
 //!
 //! Why it exists beside `benchmarks/`'s `ingest-bench`: that one needs a release build of
 //! the whole workspace (DataFusion included, ~47 min cold on 2 cores), this one a release
@@ -25,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or("usage: parse_only FILE [WORKERS] [arrow]")?;
+        .ok_or("usage: parse_only FILE [WORKERS] [arrow|json|transactions-json]")?;
     let parallelism = match args.next() {
         Some(workers) => Parallelism {
             workers: workers.parse()?,
@@ -33,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         None => Parallelism::available(),
     };
-    let arrow = args.next().is_some_and(|a| a == "arrow");
+    let output = args.next().unwrap_or_default();
     let mut config = RawImportOptions {
         tenant: "bench".into(),
         ..Default::default()
@@ -51,10 +54,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..3 {
         let started = Instant::now();
         rows = 0;
-        if arrow {
+        if output == "arrow" {
             verocta_ingest::import_file_arrow(Path::new(&path), &config, |batch| {
                 rows += batch.num_rows() as u64;
                 std::hint::black_box(batch);
+            })?;
+        } else if output == "json" {
+            verocta_ingest::import_file_encoded(Path::new(&path), &config, |record| {
+                rows += 1;
+                std::hint::black_box(record);
+            })?;
+        } else if output == "transactions-json" {
+            let mut buffer = Vec::with_capacity(1024);
+            verocta_ingest::import_file(Path::new(&path), &config, |transaction| {
+                rows += 1;
+                buffer.clear();
+                verocta_schemas::wire::encode_transaction_into(&transaction, &mut buffer);
+                std::hint::black_box(&buffer);
             })?;
         } else {
             verocta_ingest::import_file(Path::new(&path), &config, |transaction| {

@@ -61,3 +61,19 @@ pub fn import_file_arrow(
     summary.finish();
     Ok(summary)
 }
+
+/// Reads one file completely, handing each transaction (spend, credit or excluded) to `emit`
+/// as its wire record — byte for byte [`verocta_schemas::wire::encode_transaction`] of what
+/// [`import_file`] gives, in the same order — and returns the summary. The records are encoded
+/// on the worker threads, so this is the faster way to Kafka.
+pub fn import_file_encoded(
+    path: &Path,
+    config: &csv::CsvImportConfig,
+    emit: impl FnMut(&[u8]),
+) -> Result<ImportSummary, IngestError> {
+    let source = csv::CsvSource::open(path, config)?;
+    let mut summary = ImportSummary::new(path.display().to_string(), source.plan().clone());
+    source.for_each_record(config.parallelism, &mut summary, emit)?;
+    summary.finish();
+    Ok(summary)
+}

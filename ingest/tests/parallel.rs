@@ -1,5 +1,6 @@
 //! Both passes on several threads give exactly what one thread gives — the same plan, the same
-//! outcomes in the same order, and, straight to Arrow, the same transactions and summary: on
+//! outcomes in the same order, and, straight to Arrow or to wire records, the same transactions
+//! and summary: on
 //! every fixture, the shared sample and real files, and generated files whose identical rows,
 //! date runs, conflicting dates and read errors straddle chunk boundaries.
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use verocta_ingest::csv::{CsvImportConfig, CsvSource, Parallelism, RawImportOptions, RowOutcome};
 use verocta_ingest::{ImportSummary, IngestError};
 use verocta_schemas::arrow::transactions_from_batch;
+use verocta_schemas::wire::encode_transaction;
 
 fn config() -> CsvImportConfig {
     let mut config = RawImportOptions {
@@ -48,6 +50,7 @@ fn assert_same(source: &CsvSource, name: &str) -> usize {
     let sequential = outcomes(source, Parallelism::sequential());
     for parallelism in [Parallelism::sequential(), tiny_chunks(2), tiny_chunks(3)] {
         assert_same_batches(source, name, parallelism, &sequential);
+        assert_same_records(source, name, parallelism, &sequential);
     }
     for parallelism in [tiny_chunks(2), tiny_chunks(3), Parallelism::available()] {
         let parallel = outcomes(source, parallelism);
@@ -98,6 +101,55 @@ fn assert_same_batches(
     );
     for (index, (a, b)) in transactions.iter().zip(&expected_transactions).enumerate() {
         assert_eq!(a, b, "{name} transaction {index}, {parallelism:?}");
+    }
+    if ended.is_none() {
+        summary.finish();
+        expected_summary.finish();
+        let json = |s: &ImportSummary| serde_json::to_string(s).unwrap();
+        assert_eq!(
+            json(&summary),
+            json(&expected_summary),
+            "{name}: {parallelism:?}"
+        );
+    }
+}
+
+/// The records of [`CsvSource::for_each_record`] are the wire encoding of the transactions of
+/// `expected`, in order, and its summary counts what `expected` holds.
+fn assert_same_records(
+    source: &CsvSource,
+    name: &str,
+    parallelism: Parallelism,
+    expected: &(Vec<RowOutcome>, Option<String>),
+) {
+    let mut expected_summary = ImportSummary::new(name.into(), source.plan().clone());
+    let mut expected_records = Vec::new();
+    for outcome in &expected.0 {
+        expected_summary.record(outcome);
+        if let RowOutcome::Transaction(transaction) = outcome {
+            expected_records.push(encode_transaction(transaction));
+        }
+    }
+    let mut summary = ImportSummary::new(name.into(), source.plan().clone());
+    let mut records = Vec::new();
+    let ended = source
+        .for_each_record(parallelism, &mut summary, |record| {
+            records.push(record.to_vec())
+        })
+        .err()
+        .map(|error| error.to_string());
+    assert_eq!(ended, expected.1, "{name}: {parallelism:?}");
+    assert_eq!(
+        records.len(),
+        expected_records.len(),
+        "{name}: {parallelism:?}"
+    );
+    for (index, (a, b)) in records.iter().zip(&expected_records).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b),
+            "{name} record {index}, {parallelism:?}"
+        );
     }
     if ended.is_none() {
         summary.finish();
@@ -220,6 +272,23 @@ fn identical_rows_are_numbered_in_file_order_across_chunks() {
         );
         assert_same(&source, name);
     }
+    // Rows identified by their own ids, some of them repeated: a repeat is renumbered from
+    // its own id, not its content.
+    let path = dir.path().join("own_ids.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(file, "Transaction ID,Date,Description,Amount").unwrap();
+    for row in 0..40 {
+        writeln!(
+            file,
+            "T-{},2024-02-0{},SHOP {row},-{row}.25",
+            row % 7,
+            1 + row / 10
+        )
+        .unwrap();
+    }
+    drop(file);
+    let source = CsvSource::open(&path, &config()).unwrap();
+    assert_eq!(assert_same(&source, "own_ids.csv"), 40);
 }
 
 /// A read error mid-file (the file was rewritten with invalid UTF-8 after it was planned):

@@ -8,6 +8,7 @@
 //! - [`source`]: the two-pass streaming reader tying them together.
 //! - [`parallel`]: both passes on several threads, with the same results.
 //! - [`batches`]: the second pass straight to Arrow record batches.
+//! - [`encoded`]: the second pass straight to wire records (Kafka payloads).
 //!
 //! Formats and the rules for each are documented in `docs/import-formats.md`.
 
@@ -16,6 +17,7 @@ pub mod batches;
 pub mod classify;
 pub mod config;
 pub mod date;
+pub mod encoded;
 pub mod layout;
 pub mod parallel;
 mod records;
