@@ -200,7 +200,8 @@ fn split(
         let mut ended = false;
         while chunk.len < chunk_rows {
             if chunk.records.len() == chunk.len {
-                chunk.records.push(Record::default());
+                // Room for a typical row, so that most records never grow as chunks are reused.
+                chunk.records.push(Record::with_capacity(256, 16));
                 chunk.lines.push(0);
             }
             let record = &mut chunk.records[chunk.len];

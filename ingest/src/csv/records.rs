@@ -88,6 +88,14 @@ impl Record {
             .map(|&(start, end)| &self.text[start..end])
     }
 
+    /// An empty record with room for `bytes` of text in `fields` fields.
+    pub(crate) fn with_capacity(bytes: usize, fields: usize) -> Self {
+        Record {
+            text: String::with_capacity(bytes),
+            bounds: Vec::with_capacity(fields),
+        }
+    }
+
     fn clear(&mut self) {
         self.text.clear();
         self.bounds.clear();
@@ -182,7 +190,8 @@ impl RecordReader {
             let raw = &data[..len];
             // One check for the whole record; a field is checked alone only when the record
             // is not valid as a whole (removing a quote can join a split character).
-            let whole = std::str::from_utf8(raw).ok();
+            // SIMD validation: the standard library's was a sixth of reading a record.
+            let whole = simdutf8::basic::from_utf8(raw).ok();
             let invalid = |at: usize| {
                 let line = self.record_line + count_newlines(&raw[..at]);
                 csv::Error::from(io::Error::new(
@@ -194,6 +203,10 @@ impl RecordReader {
                 ))
             };
             record.clear();
+            // Sized once: a fresh record (a chunk's records start empty) would otherwise grow
+            // field by field.
+            record.text.reserve(raw.len());
+            record.bounds.reserve(self.fields.len());
             if let Some(text) = whole {
                 record.text.push_str(text);
             }
