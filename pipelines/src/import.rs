@@ -52,7 +52,8 @@ pub enum FileOutcome {
 /// Imports `files` in order into `destination`. Returns one outcome per file.
 ///
 /// A file destination takes record batches built on the connector's worker threads
-/// ([`verocta_ingest::import_file_arrow`]); Kafka takes transactions one by one, in file order.
+/// ([`verocta_ingest::import_file_arrow`]); Kafka takes wire records encoded there
+/// ([`verocta_ingest::import_file_encoded`]), one by one, in file order.
 pub fn import_files(
     files: &[PathBuf],
     config: &CsvImportConfig,
@@ -71,16 +72,17 @@ pub fn import_files(
                 }
             }),
             Destination::Kafka(producer) => {
-                verocta_ingest::import_file(file, config, |transaction| {
+                verocta_ingest::import_file_encoded(file, config, |record| {
                     if job_error.is_none() {
                         job_error = producer
-                            .send(&transaction)
+                            .send_encoded(&config.tenant, record)
                             .map_err(ImportJobError::from)
                             .err();
                     }
                 })
             }
-            Destination::DryRun => verocta_ingest::import_file(file, config, |_| {}),
+            // The cheapest full read: the same summary, no transaction built one by one.
+            Destination::DryRun => verocta_ingest::import_file_arrow(file, config, |_| {}),
         };
         if let Some(error) = job_error {
             return Err(error);

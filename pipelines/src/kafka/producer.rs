@@ -18,7 +18,7 @@ use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use verocta_schemas::wire::encode_transaction_into;
-use verocta_schemas::{Anomaly, SpendScore, Transaction};
+use verocta_schemas::{Anomaly, SpendScore, TenantId, Transaction};
 
 use super::{KafkaConfig, KafkaError};
 
@@ -314,21 +314,26 @@ impl TransactionProducer {
     /// Publishes one transaction, keyed by tenant, waiting while the queue is full (and,
     /// with a [`LagGate`], while the pipeline is too far behind).
     pub fn send(&mut self, transaction: &Transaction) -> Result<(), KafkaError> {
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.clear();
+        encode_transaction_into(transaction, &mut payload);
+        let sent = self.send_encoded(&transaction.tenant_id, &payload);
+        self.payload = payload;
+        sent
+    }
+
+    /// [`Self::send`] for a transaction already encoded (`payload` is its wire record, as the
+    /// CSV connector's workers encode them), keyed by its tenant.
+    pub fn send_encoded(&mut self, tenant: &TenantId, payload: &[u8]) -> Result<(), KafkaError> {
         if let Some(gate) = &mut self.gate {
             let producer = &self.producer;
             gate.admit(|| producer.in_flight_count().max(0) as u64)?;
         }
-        let mut payload = std::mem::take(&mut self.payload);
-        payload.clear();
-        encode_transaction_into(transaction, &mut payload);
-        let key = transaction.tenant_id.as_str().as_bytes();
         let headers = OwnedHeaders::new().insert(Header {
             key: "verocta.schema",
             value: Some("transaction.v1"),
         });
-        let sent = self.send_raw(key, &payload, headers);
-        self.payload = payload;
-        sent
+        self.send_raw(tenant.as_str().as_bytes(), payload, headers)
     }
 
     /// Publishes an anomaly as JSON (the alerts topic's record), keyed by tenant so one
