@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use verocta_ingest::csv::{CsvImportConfig, CsvSource, Parallelism, RawImportOptions, RowOutcome};
 use verocta_ingest::{ImportSummary, IngestError};
+use verocta_schemas::Transaction;
 use verocta_schemas::arrow::transactions_from_batch;
 use verocta_schemas::wire::encode_transaction;
 
@@ -71,14 +72,8 @@ fn assert_same_batches(
     parallelism: Parallelism,
     expected: &(Vec<RowOutcome>, Option<String>),
 ) {
-    let mut expected_summary = ImportSummary::new(name.into(), source.plan().clone());
-    let mut expected_transactions = Vec::new();
-    for outcome in &expected.0 {
-        expected_summary.record(outcome);
-        if let RowOutcome::Transaction(transaction) = outcome {
-            expected_transactions.push((**transaction).clone());
-        }
-    }
+    let (expected_summary, expected_transactions) =
+        summary_and_transactions(source, name, expected);
     let mut summary = ImportSummary::new(name.into(), source.plan().clone());
     let mut transactions = Vec::new();
     let mut largest = 0;
@@ -100,18 +95,41 @@ fn assert_same_batches(
         "{name}: {parallelism:?}"
     );
     for (index, (a, b)) in transactions.iter().zip(&expected_transactions).enumerate() {
-        assert_eq!(a, b, "{name} transaction {index}, {parallelism:?}");
+        assert_eq!(a, *b, "{name} transaction {index}, {parallelism:?}");
     }
     if ended.is_none() {
-        summary.finish();
-        expected_summary.finish();
-        let json = |s: &ImportSummary| serde_json::to_string(s).unwrap();
-        assert_eq!(
-            json(&summary),
-            json(&expected_summary),
-            "{name}: {parallelism:?}"
-        );
+        assert_same_summary(summary, expected_summary, name, parallelism);
     }
+}
+
+/// The summary of `expected`'s outcomes, and its transactions in order.
+fn summary_and_transactions<'e>(
+    source: &CsvSource,
+    name: &str,
+    expected: &'e (Vec<RowOutcome>, Option<String>),
+) -> (ImportSummary, Vec<&'e Transaction>) {
+    let mut summary = ImportSummary::new(name.into(), source.plan().clone());
+    let mut transactions = Vec::new();
+    for outcome in &expected.0 {
+        summary.record(outcome);
+        if let RowOutcome::Transaction(transaction) = outcome {
+            transactions.push(&**transaction);
+        }
+    }
+    (summary, transactions)
+}
+
+/// Two finished summaries say the same.
+fn assert_same_summary(
+    mut summary: ImportSummary,
+    mut expected: ImportSummary,
+    name: &str,
+    parallelism: Parallelism,
+) {
+    summary.finish();
+    expected.finish();
+    let json = |s: &ImportSummary| serde_json::to_string(s).unwrap();
+    assert_eq!(json(&summary), json(&expected), "{name}: {parallelism:?}");
 }
 
 /// The records of [`CsvSource::for_each_record`] are the wire encoding of the transactions of
@@ -122,14 +140,12 @@ fn assert_same_records(
     parallelism: Parallelism,
     expected: &(Vec<RowOutcome>, Option<String>),
 ) {
-    let mut expected_summary = ImportSummary::new(name.into(), source.plan().clone());
-    let mut expected_records = Vec::new();
-    for outcome in &expected.0 {
-        expected_summary.record(outcome);
-        if let RowOutcome::Transaction(transaction) = outcome {
-            expected_records.push(encode_transaction(transaction));
-        }
-    }
+    let (expected_summary, expected_transactions) =
+        summary_and_transactions(source, name, expected);
+    let expected_records: Vec<Vec<u8>> = expected_transactions
+        .into_iter()
+        .map(encode_transaction)
+        .collect();
     let mut summary = ImportSummary::new(name.into(), source.plan().clone());
     let mut records = Vec::new();
     let ended = source
@@ -152,14 +168,7 @@ fn assert_same_records(
         );
     }
     if ended.is_none() {
-        summary.finish();
-        expected_summary.finish();
-        let json = |s: &ImportSummary| serde_json::to_string(s).unwrap();
-        assert_eq!(
-            json(&summary),
-            json(&expected_summary),
-            "{name}: {parallelism:?}"
-        );
+        assert_same_summary(summary, expected_summary, name, parallelism);
     }
 }
 
