@@ -190,8 +190,7 @@ impl RecordReader {
             let raw = &data[..len];
             // One check for the whole record; a field is checked alone only when the record
             // is not valid as a whole (removing a quote can join a split character).
-            // SIMD validation: the standard library's was a sixth of reading a record.
-            let whole = simdutf8::basic::from_utf8(raw).ok();
+            let whole = std::str::from_utf8(raw).ok();
             let invalid = |at: usize| {
                 let line = self.record_line + count_newlines(&raw[..at]);
                 csv::Error::from(io::Error::new(
