@@ -105,17 +105,11 @@ impl EncodedChunk {
     /// row in file order.
     fn renumber(&mut self, occurrences: &mut Occurrences<'_>) {
         for record in &self.records {
-            let occurrence = occurrences.count(&record.identity);
-            if occurrence == 0 {
-                continue;
+            let own_id = &self.own_ids[record.own_id.clone()];
+            if let Some(id) = occurrences.repeat_id(&record.identity, Some(own_id)) {
+                self.bytes[record.id_at..record.id_at + ID_LEN]
+                    .copy_from_slice(id.as_str().as_bytes());
             }
-            let text = record
-                .identity
-                .content
-                .as_deref()
-                .unwrap_or(&self.own_ids[record.own_id.clone()]);
-            let id = occurrences.renumbered(text, occurrence);
-            self.bytes[record.id_at..record.id_at + ID_LEN].copy_from_slice(id.as_str().as_bytes());
         }
     }
 

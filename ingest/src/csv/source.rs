@@ -715,7 +715,11 @@ impl<'a> Occurrences<'a> {
 
     /// The id of a transaction row when identical rows came before it (counting it, so call
     /// once per transaction row, in file order); `own_id` is the row's own id, if any.
-    fn repeat_id(&mut self, identity: &RowIdentity, own_id: Option<&str>) -> Option<TransactionId> {
+    pub(crate) fn repeat_id(
+        &mut self,
+        identity: &RowIdentity,
+        own_id: Option<&str>,
+    ) -> Option<TransactionId> {
         let occurrence = self.count(identity);
         let text = identity.content.as_deref().or(own_id).unwrap_or_default();
         (occurrence > 0).then(|| self.renumbered(text, occurrence))
