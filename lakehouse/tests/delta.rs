@@ -201,6 +201,44 @@ async fn ids_already_in_the_table_or_repeated_in_a_batch_are_written_once() {
 }
 
 #[tokio::test]
+async fn a_reopened_writer_dedupes_against_the_months_already_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::in_data_dir(dir.path());
+    let none = HashMap::new();
+    // Three months in one batch: each month's rows go to that month's partition.
+    let first = transactions(0..60);
+    let outcome = lake
+        .transactions()
+        .await
+        .unwrap()
+        .append(&transactions_to_batch(&first).unwrap(), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.duplicates), (60, 0));
+    let misplaced = lake
+        .sql(
+            "SELECT count(*) AS n FROM transactions \
+             WHERE booked_month <> substr(CAST(booked_date AS VARCHAR), 1, 7)",
+        )
+        .await
+        .unwrap();
+    let misplaced = deltalake::arrow::array::cast::as_primitive_array::<
+        deltalake::arrow::datatypes::Int64Type,
+    >(misplaced[0].column(0))
+    .value(0);
+    assert_eq!(misplaced, 0, "rows filed under another month's partition");
+    // A new writer knows no ids yet: it must read them from the months' files.
+    let mut reopened = lake.transactions().await.unwrap();
+    let overlapping = transactions(30..90);
+    let outcome = reopened
+        .append(&transactions_to_batch(&overlapping).unwrap(), &[], &none)
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.duplicates), (30, 30));
+    assert_eq!(count(&lake).await, 90);
+}
+
+#[tokio::test]
 async fn each_writer_dedupes_against_what_the_other_writers_committed() {
     // Each handle keeps its own id index between appends; it must learn the other handle's
     // commits (read from the files they added), survive compaction, and still write once.

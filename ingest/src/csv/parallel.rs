@@ -152,16 +152,34 @@ pub(crate) fn map_chunks<S, T: Send>(
         let (jobs_tx, jobs_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers);
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let (done_tx, done_rx) = mpsc::channel();
-        for _ in 0..workers {
+        for index in 0..workers {
             let (jobs, done) = (Arc::clone(&jobs_rx), done_tx.clone());
-            scope.spawn(move || work(&jobs, &done, state(), map));
+            spawn_named(scope, format!("csv-read-{index}"), move || {
+                work(&jobs, &done, state(), map)
+            });
         }
         // The workers hold the only queue ends now: when they are gone, the splitter stops.
         drop((jobs_rx, done_tx));
         let limit = chunks_in_flight(workers);
-        scope.spawn(move || split(reader, chunk_rows, path, &jobs_tx, &recycled_rx, limit));
+        spawn_named(scope, "csv-split".into(), move || {
+            split(reader, chunk_rows, path, &jobs_tx, &recycled_rx, limit)
+        });
         collect(&done_rx, &recycled_tx, &mut each)
     })
+}
+
+/// Spawns a scoped thread with a name, so profilers and `top -H` tell the reader's threads
+/// from the runtime's (unnamed, they inherit the name of the thread that started the import,
+/// e.g. `tokio-rt-worker`). Panics when the OS cannot start a thread, as `Scope::spawn` does.
+fn spawn_named<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> thread::ScopedJoinHandle<'scope, T> {
+    thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, f)
+        .expect("failed to spawn thread")
 }
 
 /// Chunks that may exist at once: one being read, one queued and one being mapped per
