@@ -931,20 +931,7 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArr
 
 /// Consecutive rows of one month, in order: `(month, rows)`.
 fn month_runs(months: &StringArray) -> impl Iterator<Item = (&str, std::ops::Range<usize>)> {
-    let rows = months.len();
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        if start >= rows {
-            return None;
-        }
-        let month = months.value(start);
-        let end = (start + 1..rows)
-            .find(|&row| months.value(row) != month)
-            .unwrap_or(rows);
-        let run = (month, start..end);
-        start = end;
-        Some(run)
-    })
+    runs(months.len(), move |row| months.value(row))
 }
 
 /// Consecutive rows of one (tenant, month), in order: `(tenant, month, rows)`.
@@ -953,16 +940,25 @@ fn part_runs<'a>(
     months: &'a StringArray,
 ) -> impl Iterator<Item = (&'a str, &'a str, std::ops::Range<usize>)> + 'a {
     let rows = tenants.len().min(months.len());
+    runs(rows, move |row| (tenants.value(row), months.value(row)))
+        .map(|((tenant, month), range)| (tenant, month, range))
+}
+
+/// Consecutive rows `0..rows` with an equal `key(row)`, in order: `(key, rows)`.
+fn runs<K: PartialEq>(
+    rows: usize,
+    key: impl Fn(usize) -> K,
+) -> impl Iterator<Item = (K, std::ops::Range<usize>)> {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start >= rows {
             return None;
         }
-        let key = (tenants.value(start), months.value(start));
+        let run_key = key(start);
         let end = (start + 1..rows)
-            .find(|&row| (tenants.value(row), months.value(row)) != key)
+            .find(|&row| key(row) != run_key)
             .unwrap_or(rows);
-        let run = (key.0, key.1, start..end);
+        let run = (run_key, start..end);
         start = end;
         Some(run)
     })
