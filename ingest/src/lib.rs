@@ -34,16 +34,14 @@ pub fn import_file(
     config: &csv::CsvImportConfig,
     mut emit: impl FnMut(verocta_schemas::Transaction),
 ) -> Result<ImportSummary, IngestError> {
-    let source = csv::CsvSource::open(path, config)?;
-    let mut summary = ImportSummary::new(path.display().to_string(), source.plan().clone());
-    source.for_each_outcome(config.parallelism, |outcome| {
-        summary.record(&outcome);
-        if let csv::RowOutcome::Transaction(transaction) = outcome {
-            emit(*transaction);
-        }
-    })?;
-    summary.finish();
-    Ok(summary)
+    summarise(path, config, |source, summary| {
+        source.for_each_outcome(config.parallelism, |outcome| {
+            summary.record(&outcome);
+            if let csv::RowOutcome::Transaction(transaction) = outcome {
+                emit(*transaction);
+            }
+        })
+    })
 }
 
 /// Reads one file completely into Arrow record batches of the canonical transaction schema
@@ -55,11 +53,9 @@ pub fn import_file_arrow(
     config: &csv::CsvImportConfig,
     emit: impl FnMut(arrow_array::RecordBatch),
 ) -> Result<ImportSummary, IngestError> {
-    let source = csv::CsvSource::open(path, config)?;
-    let mut summary = ImportSummary::new(path.display().to_string(), source.plan().clone());
-    source.for_each_batch(config.parallelism, &mut summary, emit)?;
-    summary.finish();
-    Ok(summary)
+    summarise(path, config, |source, summary| {
+        source.for_each_batch(config.parallelism, summary, emit)
+    })
 }
 
 /// Reads one file completely, handing each transaction (spend, credit or excluded) to `emit`
@@ -71,9 +67,21 @@ pub fn import_file_encoded(
     config: &csv::CsvImportConfig,
     emit: impl FnMut(&[u8]),
 ) -> Result<ImportSummary, IngestError> {
+    summarise(path, config, |source, summary| {
+        source.for_each_record(config.parallelism, summary, emit)
+    })
+}
+
+/// Opens `path`, lets `read` read it completely into a fresh summary, and returns the summary
+/// finished: the steps every `import_file*` shares.
+fn summarise(
+    path: &Path,
+    config: &csv::CsvImportConfig,
+    read: impl FnOnce(&csv::CsvSource, &mut ImportSummary) -> Result<(), IngestError>,
+) -> Result<ImportSummary, IngestError> {
     let source = csv::CsvSource::open(path, config)?;
     let mut summary = ImportSummary::new(path.display().to_string(), source.plan().clone());
-    source.for_each_record(config.parallelism, &mut summary, emit)?;
+    read(&source, &mut summary)?;
     summary.finish();
     Ok(summary)
 }
