@@ -298,6 +298,22 @@ async fn open(path: &Path) -> Result<DeltaTable, LakeError> {
         .map_err(delta_error(path))
 }
 
+/// Opens the table for the transactions writer: like [`open`], on an [`InlineLocalStore`],
+/// so the commit's file operations run on the committing thread, not tokio's blocking pool.
+///
+/// [`InlineLocalStore`]: crate::local_store::InlineLocalStore
+async fn open_for_writing(path: &Path) -> Result<DeltaTable, LakeError> {
+    let url = table_url(path)?;
+    let store = Arc::new(crate::local_store::InlineLocalStore::new());
+    let mut table = deltalake::DeltaTableBuilder::from_url(url.clone())
+        .and_then(|builder| builder.with_storage_backend(store, url).build())
+        .map_err(delta_error(path))?;
+    match table.load().await {
+        Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
+        Err(error) => Err(delta_error(path)(error)),
+    }
+}
+
 async fn register(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<(), LakeError> {
     table
         .update_datafusion_session(&ctx.state())
@@ -390,7 +406,7 @@ async fn create_transactions_table(
     // Two workers starting together both find no table; the one that loses the race to write
     // version 0 sees a commit conflict, not "already exists". The winner's table is the one
     // we want.
-    let reopened = open(path).await?;
+    let reopened = open_for_writing(path).await?;
     if reopened.version().is_none() {
         return Err(delta_error(path)(error));
     }
@@ -523,7 +539,7 @@ pub fn transactions_table_schema() -> SchemaRef {
 impl TransactionsTable {
     /// Opens the table, creating it (empty, partitioned by `booked_month`) when absent.
     pub async fn open_or_create(path: &Path) -> Result<Self, LakeError> {
-        let existing = open(path).await?;
+        let existing = open_for_writing(path).await?;
         let table = if existing.version().is_some() {
             existing
         } else {
@@ -545,7 +561,7 @@ impl TransactionsTable {
     pub async fn refresh(&mut self) -> Result<(), LakeError> {
         self.refreshes += 1;
         if self.refreshes % RELOAD_EVERY_REFRESHES == 0 {
-            self.table = open(&self.path).await?;
+            self.table = open_for_writing(&self.path).await?;
             return Ok(());
         }
         let loaded = self.table.version();

@@ -3,6 +3,8 @@
 //! - [`delta`]: the Delta Lake tables under `DATA_DIR/lake/<table>` (the system of record),
 //!   appended with exactly-once offset tracking, queried with DataFusion, and maintained
 //!   (compact, vacuum, checkpoint).
+//! - [`local_store`]: the object store the transactions writer's table uses, which does its
+//!   small file operations on the committing thread instead of tokio's blocking pool.
 //! - [`file_sink`]: the files `verocta import --out` writes when no broker is involved:
 //! Parquet (the Arrow schema of [`verocta_schemas::arrow::transaction_schema`], readable by
 //! DuckDB, Spark, pandas and any Delta reader's Parquet layer) or newline-delimited JSON (the
@@ -17,6 +19,7 @@ pub mod clickhouse;
 pub mod delta;
 pub mod file_sink;
 pub mod id_index;
+pub mod local_store;
 
 pub use delta::{AppendOutcome, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};
