@@ -293,9 +293,7 @@ fn delta_error(path: &Path) -> impl Fn(DeltaTableError) -> LakeError + '_ {
 }
 
 async fn open(path: &Path) -> Result<DeltaTable, LakeError> {
-    DeltaTable::try_from_url(table_url(path)?)
-        .await
-        .map_err(delta_error(path))
+    load_or_empty(path, None).await
 }
 
 /// Opens the table for the transactions writer: like [`open`], on an [`InlineLocalStore`],
@@ -303,11 +301,23 @@ async fn open(path: &Path) -> Result<DeltaTable, LakeError> {
 ///
 /// [`InlineLocalStore`]: crate::local_store::InlineLocalStore
 async fn open_for_writing(path: &Path) -> Result<DeltaTable, LakeError> {
-    let url = table_url(path)?;
     let store = Arc::new(crate::local_store::InlineLocalStore::new());
-    let mut table = deltalake::DeltaTableBuilder::from_url(url.clone())
-        .and_then(|builder| builder.with_storage_backend(store, url).build())
-        .map_err(delta_error(path))?;
+    load_or_empty(path, Some(store)).await
+}
+
+/// The table at `path` on `store` (the location's default store when `None`), loaded, or
+/// unloaded when there is no table yet (so it can be created).
+async fn load_or_empty(
+    path: &Path,
+    store: Option<Arc<deltalake::logstore::object_store::DynObjectStore>>,
+) -> Result<DeltaTable, LakeError> {
+    let url = table_url(path)?;
+    let mut builder =
+        deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta_error(path))?;
+    if let Some(store) = store {
+        builder = builder.with_storage_backend(store, url);
+    }
+    let mut table = builder.build().map_err(delta_error(path))?;
     match table.load().await {
         Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
         Err(error) => Err(delta_error(path)(error)),
