@@ -1172,10 +1172,13 @@ async fn lake(args: LakeArgs) -> anyhow::Result<ExitCode> {
                 println!("  {file}");
             }
         }
-        LakeAction::Checkpoint => println!(
-            "checkpoint written at version {}",
-            table.checkpoint().await?
-        ),
+        LakeAction::Checkpoint => {
+            let checkpoint = table.checkpoint().await?;
+            println!(
+                "checkpoint written at version {}; {} expired log entries removed",
+                checkpoint.version, checkpoint.log_entries_removed
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -480,6 +480,38 @@ impl TxnVersions {
     }
 }
 
+/// Whether the next commit to `table` should clean up expired log entries.
+///
+/// delta-rs does it after every commit by default, and each time lists and `stat`s the whole
+/// `_delta_log`: every commit of the log-retention window (30 days by default), so a streaming
+/// writer's commits would cost more the longer it runs. Cleanup can only remove entries older
+/// than a checkpoint, so doing it with the commit that writes the checkpoint (once a
+/// checkpoint interval, as the Delta protocol describes) removes the same entries.
+fn log_cleanup_due(table: &DeltaTable) -> bool {
+    use deltalake::table::config::TablePropertiesExt;
+    let Ok(state) = table.snapshot() else {
+        return false;
+    };
+    let config = state.table_config();
+    let next_version = table.version().map_or(0, |version| version + 1);
+    config.enable_expired_log_cleanup()
+        && writes_checkpoint(next_version, config.checkpoint_interval().get())
+}
+
+/// Whether delta-rs's post-commit hook writes a checkpoint after committing `version`.
+fn writes_checkpoint(version: u64, checkpoint_interval: u64) -> bool {
+    (version + 1).is_multiple_of(checkpoint_interval)
+}
+
+/// What [`TransactionsTable::checkpoint`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The version the checkpoint was written at.
+    pub version: u64,
+    /// Expired log files removed (commits and older checkpoints).
+    pub log_entries_removed: usize,
+}
+
 /// What an append did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -683,7 +715,8 @@ impl TransactionsTable {
         let deduped = started.elapsed();
         let sorted = sort_for_pruning(&fresh)?;
         let properties = deltalake::kernel::transaction::CommitProperties::default()
-            .with_application_transactions(txns);
+            .with_application_transactions(txns)
+            .with_cleanup_expired_logs(Some(log_cleanup_due(&self.table)));
         let started_from = self.table.version();
         let rows = (written > 0).then_some(sorted);
         let result = write_and_commit(&self.table, rows, properties)
@@ -908,13 +941,28 @@ impl TransactionsTable {
         Ok(metrics.files_deleted)
     }
 
-    /// Writes a checkpoint so readers need not replay the whole log.
-    pub async fn checkpoint(&mut self) -> Result<u64, LakeError> {
+    /// Writes a checkpoint so readers need not replay the whole log, then removes the log
+    /// entries it makes unnecessary that are past the table's log retention (30 days by
+    /// default), unless the table turns expired-log cleanup off: what the commit that writes a
+    /// checkpoint does (see [`log_cleanup_due`]).
+    pub async fn checkpoint(&mut self) -> Result<Checkpoint, LakeError> {
+        use deltalake::table::config::TablePropertiesExt;
         self.refresh().await?;
         deltalake::checkpoints::create_checkpoint(&self.table, None)
             .await
             .map_err(delta_error(&self.path))?;
-        Ok(self.table.version().unwrap_or_default())
+        let state = self.table.snapshot().map_err(delta_error(&self.path))?;
+        let log_entries_removed = if state.table_config().enable_expired_log_cleanup() {
+            deltalake::checkpoints::cleanup_metadata(&self.table, None)
+                .await
+                .map_err(delta_error(&self.path))?
+        } else {
+            0
+        };
+        Ok(Checkpoint {
+            version: self.table.version().unwrap_or_default(),
+            log_entries_removed,
+        })
     }
 
     /// Whether a data file of the loaded version may lie in one of `months`, judged by the
@@ -1414,5 +1462,91 @@ mod tests {
         assert_eq!(runs, vec![("m1", 0..2), ("m2", 2..3), ("m3", 3..6)]);
         let empty = StringArray::from(Vec::<&str>::new());
         assert_eq!(month_runs(&empty).count(), 0);
+    }
+
+    #[test]
+    fn checkpoints_follow_every_interval_th_version() {
+        let checkpointed: Vec<u64> = (0..10).filter(|v| writes_checkpoint(*v, 3)).collect();
+        assert_eq!(checkpointed, vec![2, 5, 8]);
+    }
+
+    /// Commits `offset` for one partition with no rows: a log entry and nothing else.
+    async fn commit_offset(table: &mut TransactionsTable, offset: i64) {
+        let expected = HashMap::from([("t-0".to_string(), (offset > 1).then_some(offset - 1))]);
+        let empty = RecordBatch::new_empty(transaction_schema());
+        let outcome = table
+            .append(&empty, &[("t-0".to_string(), offset)], &expected)
+            .await
+            .unwrap();
+        assert_eq!(outcome.version, Some(offset as u64));
+    }
+
+    fn log_entry(path: &Path, version: u64) -> PathBuf {
+        path.join("_delta_log").join(format!("{version:020}.json"))
+    }
+
+    #[tokio::test]
+    async fn expired_log_entries_go_with_the_commit_that_writes_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("transactions");
+        let schema: StructType = transactions_table_schema()
+            .as_ref()
+            .try_into_kernel()
+            .unwrap();
+        open_for_writing(&path)
+            .await
+            .unwrap()
+            .create()
+            .with_columns(schema.fields().cloned())
+            .with_partition_columns(["booked_month"])
+            .with_configuration_property(deltalake::TableProperty::CheckpointInterval, Some("3"))
+            .await
+            .unwrap();
+        let mut table = TransactionsTable::open_or_create(&path).await.unwrap();
+        commit_offset(&mut table, 1).await;
+        commit_offset(&mut table, 2).await; // writes the checkpoint at version 2
+        let expired = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+        for version in 0..=2 {
+            let entry = std::fs::File::options()
+                .write(true)
+                .open(log_entry(&path, version))
+                .unwrap();
+            entry.set_modified(expired).unwrap();
+        }
+
+        // Versions 0 and 1 are past retention and behind a checkpoint, but the commits that
+        // write no checkpoint leave the log alone (delta-rs alone would remove them here).
+        commit_offset(&mut table, 3).await;
+        commit_offset(&mut table, 4).await;
+        assert!(log_entry(&path, 0).exists());
+        assert!(log_entry(&path, 1).exists());
+
+        commit_offset(&mut table, 5).await; // writes the checkpoint at version 5
+        assert!(!log_entry(&path, 0).exists());
+        assert!(!log_entry(&path, 1).exists());
+        // Version 2 is the checkpoint retained entries replay from.
+        assert!(log_entry(&path, 2).exists());
+        assert!(log_entry(&path, 3).exists());
+
+        // `verocta lake checkpoint` cleans up behind the checkpoint it writes: the commits
+        // before it and the older checkpoint, once past retention.
+        let checkpoint_2 = path
+            .join("_delta_log")
+            .join(format!("{:020}.checkpoint.parquet", 2));
+        assert!(checkpoint_2.exists());
+        for entry in [2, 3, 4]
+            .map(|v| log_entry(&path, v))
+            .iter()
+            .chain([&checkpoint_2])
+        {
+            let file = std::fs::File::options().write(true).open(entry).unwrap();
+            file.set_modified(expired).unwrap();
+        }
+        let checkpoint = table.checkpoint().await.unwrap();
+        assert_eq!(checkpoint.version, 5);
+        assert_eq!(checkpoint.log_entries_removed, 4);
+        assert!((2..=4).all(|version| !log_entry(&path, version).exists()));
+        assert!(!checkpoint_2.exists());
+        assert!(log_entry(&path, 5).exists());
     }
 }

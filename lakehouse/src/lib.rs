@@ -21,7 +21,9 @@ pub mod file_sink;
 pub mod id_index;
 pub mod local_store;
 
-pub use delta::{AppendOutcome, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable};
+pub use delta::{
+    AppendOutcome, Checkpoint, Lake, LakeError, TRANSACTIONS_TABLE, TransactionsTable,
+};
 pub use file_sink::{FileFormat, SinkError, TransactionFileSink};
 
 /// A text column of a query result as strings (nulls as ""), whatever string type the reader

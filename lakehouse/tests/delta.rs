@@ -316,7 +316,8 @@ async fn compaction_cuts_files_and_keeps_rows_and_offsets() {
     assert!(
         dir.path()
             .join(format!(
-                "lake/transactions/_delta_log/{checkpoint:020}.checkpoint.parquet"
+                "lake/transactions/_delta_log/{:020}.checkpoint.parquet",
+                checkpoint.version
             ))
             .exists()
     );

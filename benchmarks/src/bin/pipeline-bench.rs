@@ -16,8 +16,9 @@
 //!   closes sooner when traffic is thin.
 //! - `commit`: the Delta commit alone, no Kafka: `--batches` appends of `--rows` synthetic
 //!   transactions to a fresh `transactions` table through `TransactionsTable::append`, as a
-//!   worker's commit thread makes them; p50/p90 append time, and the CPU the committing thread
-//!   and the whole process spent.
+//!   worker's commit thread makes them; p50/p90 append time, the p50 of the first and of the
+//!   last tenth of the appends (does an append cost more as the table ages?), and the CPU the
+//!   committing thread and the whole process spent.
 //!
 //! Each run prints one JSON line on stdout (`run-pipeline.sh` collects them into a Markdown
 //! table) and a readable summary on stderr. Run one process per measurement, so that peak
@@ -657,6 +658,13 @@ fn cpu_seconds(stat_path: &str) -> f64 {
     }
 }
 
+/// The median of `us` (microseconds) in milliseconds.
+fn median_ms(us: &[u64]) -> f64 {
+    let mut sorted = us.to_vec();
+    sorted.sort_unstable();
+    percentile(&sorted, 50.0).map_or(f64::NAN, |us| us as f64 / 1e3)
+}
+
 /// Times `batches` appends of `rows` synthetic transactions to a fresh transactions table.
 async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> {
     ensure!(
@@ -717,6 +725,10 @@ async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> 
     }
     let wall = wall_started.elapsed().as_secs_f64();
     let process_cpu = cpu_seconds("/proc/self/stat") - process_started;
+    // Whether an append costs more as the table's log grows: the first tenth against the last.
+    let tenth = batches.div_ceil(10);
+    let first_tenth_ms = median_ms(&append_us[..tenth]);
+    let last_tenth_ms = median_ms(&append_us[batches - tenth..]);
     append_us.sort_unstable();
     let ms_at = |p: f64| percentile(&append_us, p).map_or(f64::NAN, |us| us as f64 / 1e3);
     let summary = serde_json::json!({
@@ -725,15 +737,19 @@ async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> 
         "appends": batches,
         "append_ms_p50": round(ms_at(50.0), 1),
         "append_ms_p90": round(ms_at(90.0), 1),
+        "append_ms_p50_first_tenth": round(first_tenth_ms, 1),
+        "append_ms_p50_last_tenth": round(last_tenth_ms, 1),
         "rows_per_s": round((rows * batches) as f64 / wall, 0),
         "commit_thread_cpu_s": round(thread_cpu, 2),
         "process_cpu_s": round(process_cpu, 2),
         "wall_s": round(wall, 2),
     });
     eprintln!(
-        "{batches} appends of {rows} rows: p50 {:.1} ms, p90 {:.1} ms; {:.0} rows/s; CPU: committing thread {:.2} s, process {:.2} s over {:.2} s",
+        "{batches} appends of {rows} rows: p50 {:.1} ms, p90 {:.1} ms (p50 of the first tenth {:.1} ms, of the last {:.1} ms); {:.0} rows/s; CPU: committing thread {:.2} s, process {:.2} s over {:.2} s",
         ms_at(50.0),
         ms_at(90.0),
+        first_tenth_ms,
+        last_tenth_ms,
         (rows * batches) as f64 / wall,
         thread_cpu,
         process_cpu,
