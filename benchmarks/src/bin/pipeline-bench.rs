@@ -18,7 +18,8 @@
 //!   transactions to a fresh `transactions` table through `TransactionsTable::append`, as a
 //!   worker's commit thread makes them; p50/p90 append time, the p50 of the first and of the
 //!   last tenth of the appends (does an append cost more as the table ages?), and the CPU the
-//!   committing thread and the whole process spent.
+//!   committing thread and the whole process spent; `--compact-every N` compacts the table
+//!   after every N appends, as `verocta lake compact` does, timed apart.
 //!
 //! Each run prints one JSON line on stdout (`run-pipeline.sh` collects them into a Markdown
 //! table) and a readable summary on stderr. Run one process per measurement, so that peak
@@ -117,6 +118,10 @@ enum Mode {
         /// Appends to time.
         #[arg(long, default_value_t = 100)]
         batches: usize,
+        /// Compact the table (`verocta lake compact`) after every this many appends, timed
+        /// apart from them; 0 never does.
+        #[arg(long, default_value_t = 0)]
+        compact_every: usize,
         /// Directory for the run's table (removed after).
         #[arg(long, default_value = "benchmarks/data")]
         data: PathBuf,
@@ -245,8 +250,9 @@ async fn main() -> anyhow::Result<()> {
         Mode::Commit {
             rows,
             batches,
+            compact_every,
             data,
-        } => commit(rows, batches, &data).await,
+        } => commit(rows, batches, compact_every, &data).await,
     }
 }
 
@@ -666,7 +672,12 @@ fn median_ms(us: &[u64]) -> f64 {
 }
 
 /// Times `batches` appends of `rows` synthetic transactions to a fresh transactions table.
-async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> {
+async fn commit(
+    rows: usize,
+    batches: usize,
+    compact_every: usize,
+    data: &Path,
+) -> anyhow::Result<()> {
     ensure!(
         rows > 0 && batches > 0,
         "--rows and --batches must be positive"
@@ -685,6 +696,7 @@ async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> 
     let process_started = cpu_seconds("/proc/self/stat");
     let wall_started = Instant::now();
     let mut append_us = Vec::with_capacity(batches);
+    let mut compactions_ms = Vec::new();
     let mut thread_cpu = 0.0;
     for b in 0..batches {
         let transactions: Vec<Transaction> = (0..rows)
@@ -722,8 +734,14 @@ async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> 
         );
         append_us.push(us);
         thread_cpu += cpu;
+        if compact_every > 0 && (b + 1) % compact_every == 0 {
+            let started = Instant::now();
+            table.compact().await?;
+            compactions_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
     }
     let wall = wall_started.elapsed().as_secs_f64();
+    let compaction_ms = compactions_ms.iter().fold(0.0, |sum, ms| sum + ms);
     let process_cpu = cpu_seconds("/proc/self/stat") - process_started;
     // Whether an append costs more as the table's log grows: the first tenth against the last.
     let tenth = batches.div_ceil(10);
@@ -739,17 +757,23 @@ async fn commit(rows: usize, batches: usize, data: &Path) -> anyhow::Result<()> 
         "append_ms_p90": round(ms_at(90.0), 1),
         "append_ms_p50_first_tenth": round(first_tenth_ms, 1),
         "append_ms_p50_last_tenth": round(last_tenth_ms, 1),
+        "compactions": compactions_ms.len(),
+        "compaction_ms_total": round(compaction_ms, 0),
+        "files_at_end": table.file_count(),
         "rows_per_s": round((rows * batches) as f64 / wall, 0),
         "commit_thread_cpu_s": round(thread_cpu, 2),
         "process_cpu_s": round(process_cpu, 2),
         "wall_s": round(wall, 2),
     });
     eprintln!(
-        "{batches} appends of {rows} rows: p50 {:.1} ms, p90 {:.1} ms (p50 of the first tenth {:.1} ms, of the last {:.1} ms); {:.0} rows/s; CPU: committing thread {:.2} s, process {:.2} s over {:.2} s",
+        "{batches} appends of {rows} rows: p50 {:.1} ms, p90 {:.1} ms (p50 of the first tenth {:.1} ms, of the last {:.1} ms); {} compactions, {:.0} ms in all; {} files at the end; {:.0} rows/s; CPU: committing thread {:.2} s, process {:.2} s over {:.2} s",
         ms_at(50.0),
         ms_at(90.0),
         first_tenth_ms,
         last_tenth_ms,
+        compactions_ms.len(),
+        compaction_ms,
+        table.file_count(),
         (rows * batches) as f64 / wall,
         thread_cpu,
         process_cpu,
