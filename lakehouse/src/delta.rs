@@ -1485,6 +1485,15 @@ mod tests {
         path.join("_delta_log").join(format!("{version:020}.json"))
     }
 
+    /// Dates the files back 40 days: past the default 30-day log retention.
+    fn expire<'a>(files: impl IntoIterator<Item = &'a PathBuf>) {
+        let expired = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+        for file in files {
+            let file = std::fs::File::options().write(true).open(file).unwrap();
+            file.set_modified(expired).unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn expired_log_entries_go_with_the_commit_that_writes_a_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
@@ -1505,14 +1514,7 @@ mod tests {
         let mut table = TransactionsTable::open_or_create(&path).await.unwrap();
         commit_offset(&mut table, 1).await;
         commit_offset(&mut table, 2).await; // writes the checkpoint at version 2
-        let expired = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
-        for version in 0..=2 {
-            let entry = std::fs::File::options()
-                .write(true)
-                .open(log_entry(&path, version))
-                .unwrap();
-            entry.set_modified(expired).unwrap();
-        }
+        expire(&[0, 1, 2].map(|v| log_entry(&path, v)));
 
         // Versions 0 and 1 are past retention and behind a checkpoint, but the commits that
         // write no checkpoint leave the log alone (delta-rs alone would remove them here).
@@ -1534,14 +1536,8 @@ mod tests {
             .join("_delta_log")
             .join(format!("{:020}.checkpoint.parquet", 2));
         assert!(checkpoint_2.exists());
-        for entry in [2, 3, 4]
-            .map(|v| log_entry(&path, v))
-            .iter()
-            .chain([&checkpoint_2])
-        {
-            let file = std::fs::File::options().write(true).open(entry).unwrap();
-            file.set_modified(expired).unwrap();
-        }
+        expire(&[2, 3, 4].map(|v| log_entry(&path, v)));
+        expire([&checkpoint_2]);
         let checkpoint = table.checkpoint().await.unwrap();
         assert_eq!(checkpoint.version, 5);
         assert_eq!(checkpoint.log_entries_removed, 4);

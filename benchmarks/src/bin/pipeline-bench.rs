@@ -742,6 +742,7 @@ async fn commit(
     }
     let wall = wall_started.elapsed().as_secs_f64();
     let compaction_ms = compactions_ms.iter().fold(0.0, |sum, ms| sum + ms);
+    let files_at_end = table.file_count();
     let process_cpu = cpu_seconds("/proc/self/stat") - process_started;
     // Whether an append costs more as the table's log grows: the first tenth against the last.
     let tenth = batches.div_ceil(10);
@@ -759,7 +760,7 @@ async fn commit(
         "append_ms_p50_last_tenth": round(last_tenth_ms, 1),
         "compactions": compactions_ms.len(),
         "compaction_ms_total": round(compaction_ms, 0),
-        "files_at_end": table.file_count(),
+        "files_at_end": files_at_end,
         "rows_per_s": round((rows * batches) as f64 / wall, 0),
         "commit_thread_cpu_s": round(thread_cpu, 2),
         "process_cpu_s": round(process_cpu, 2),
@@ -773,7 +774,7 @@ async fn commit(
         last_tenth_ms,
         compactions_ms.len(),
         compaction_ms,
-        table.file_count(),
+        files_at_end,
         (rows * batches) as f64 / wall,
         thread_cpu,
         process_cpu,
